@@ -1,0 +1,49 @@
+"""Fixtures shared by every test folder: the real Docker engine, the local base image and PostgreSQL.
+
+Each one starts what it needs through the same scripts CI uses, and fails (never skips) with the
+install hint when a tool is missing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = REPO_ROOT / "scripts"
+
+
+def run_script(name: str) -> str:
+    """Run one of scripts/*.sh and return its last line of output; fail the test with its stderr."""
+    result = subprocess.run(
+        ["bash", str(SCRIPTS / name)], capture_output=True, text=True, check=False, timeout=900
+    )
+    if result.returncode != 0:
+        pytest.fail(f"scripts/{name} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A Docker engine that answers `docker info` (started by scripts/dockerd-up.sh if needed)."""
+    run_script("dockerd-up.sh")
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: None) -> str:
+    """The local stand-in for python:3.12-slim (debootstrap + docker import); returns its tag."""
+    return run_script("base-image.sh")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """SQLAlchemy URL of a PostgreSQL role that may create databases (scripts/postgres-up.sh)."""
+    return run_script("postgres-up.sh")
