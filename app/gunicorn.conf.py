@@ -1,0 +1,149 @@
+"""gunicorn settings for the service, all from environment variables (see docs/contract.md).
+
+No import of the app or Flask here: gunicorn reads this file in the master before the gevent worker
+monkey-patches the standard library, and modules imported now would keep unpatched sockets and locks.
+Bad values stop the start with a message naming the variable and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+WORKER_CLASSES = ("sync", "gthread", "gevent")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def env_int(name: str, default: int, minimum: int = 1, environ: Mapping[str, str] = os.environ) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number; set an integer >= {minimum}") from None
+    if value < minimum:
+        raise ValueError(f"{name}={raw!r} is too small; set an integer >= {minimum}")
+    return value
+
+
+def env_choice(
+    name: str, default: str, allowed: tuple[str, ...], environ: Mapping[str, str] = os.environ
+) -> str:
+    value = environ.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; use one of: {', '.join(allowed)}")
+    return value
+
+
+def cgroup_cpu_limit(cgroup_root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs the cgroup quota allows (v2 cpu.max, else v1 cfs quota/period), None when unlimited."""
+    try:
+        quota_text, period_text = (cgroup_root / "cpu.max").read_text().split()[:2]
+        if quota_text == "max":
+            return None
+        return int(quota_text) / int(period_text)
+    except (OSError, ValueError):
+        pass
+    for v1_dir in (cgroup_root / "cpu,cpuacct", cgroup_root / "cpu"):
+        try:
+            quota = int((v1_dir / "cpu.cfs_quota_us").read_text())
+            period = int((v1_dir / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return quota / period if quota > 0 and period > 0 else None
+    return None
+
+
+def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may really use: os.cpu_count() sees the host's cores, not the container's share."""
+    cpus = len(os.sched_getaffinity(0))
+    limit = cgroup_cpu_limit(cgroup_root)
+    if limit is not None:
+        cpus = min(cpus, max(1, math.ceil(limit)))
+    return cpus
+
+
+def log_config(
+    log_dir: Path, level: str, max_bytes: int, backup_count: int, stream: str = "ext://sys.stdout"
+) -> dict[str, object]:
+    """dictConfig for gunicorn's access/error logs and the app's `service` logger.
+
+    ConcurrentRotatingFileHandler takes a file lock around each write and rollover, so several
+    workers share one rotating file without losing or interleaving lines (RotatingFileHandler
+    would rotate underneath the other processes).
+    """
+
+    def rotating_file(filename: str) -> dict[str, object]:
+        return {
+            "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
+            "formatter": "generic" if filename == "app.log" else "access",
+            "filename": str(log_dir / filename),
+            "maxBytes": max_bytes,
+            "backupCount": backup_count,
+            "encoding": "utf-8",
+        }
+
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"},
+            "access": {"format": "%(message)s"},
+        },
+        "handlers": {
+            "stdout_app": {"class": "logging.StreamHandler", "formatter": "generic", "stream": stream},
+            "stdout_access": {"class": "logging.StreamHandler", "formatter": "access", "stream": stream},
+            "app_file": rotating_file("app.log"),
+            "access_file": rotating_file("access.log"),
+        },
+        "root": {"level": level.upper(), "handlers": ["stdout_app", "app_file"]},
+        "loggers": {
+            # Named so gunicorn's defaults for them are replaced, not added to.
+            "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
+            # alembic announces its plugins at INFO whenever /readyz first loads it.
+            "alembic": {"level": "WARNING"},
+            "gunicorn.access": {
+                "level": "INFO",
+                "handlers": ["stdout_access", "access_file"],
+                "propagate": False,
+            },
+        },
+    }
+
+
+wsgi_app = "service:create_app()"
+# Import `service` from the directory this file ships in, whatever the working directory.
+chdir = str(Path(__file__).resolve().parent)
+bind = ["0.0.0.0:8000"]
+backlog = 512
+
+worker_class = env_choice("GUNICORN_WORKER_CLASS", "gevent", WORKER_CLASSES)
+workers = env_int("GUNICORN_WORKERS", 2 * available_cpus() + 1)
+# Only the gthread worker uses threads; sync serves one request at a time and gevent uses greenlets
+# (worker_connections), so the old `threads = 2` did nothing under gevent.
+threads = env_int("GUNICORN_THREADS", 1)
+timeout = env_int("GUNICORN_TIMEOUT", 30)
+# On SIGTERM the master stops accepting and lets workers finish in-flight requests for this long.
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=0)
+keepalive = 5
+# gunicorn 24+ opens a control socket under $HOME by default; nothing here uses it, and two
+# instances (or a read-only $HOME) would clash over it.
+control_socket_disable = True
+if Path("/dev/shm").is_dir():  # noqa: S108 (a per-process file in tmpfs, made by gunicorn)
+    # The heartbeat file lives in memory: a slow or overlay disk must not make workers look dead.
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
+
+_log_dir = Path(os.environ.get("LOG_DIR", "").strip() or "/app/logs")
+_log_dir.mkdir(parents=True, exist_ok=True)
+loglevel = env_choice("LOG_LEVEL", "info", LOG_LEVELS)
+logconfig_dict = log_config(
+    _log_dir,
+    loglevel,
+    max_bytes=env_int("LOG_MAX_BYTES", 50 * 1024 * 1024),
+    backup_count=env_int("LOG_BACKUP_COUNT", 10),
+)
+# Combined log format plus duration and the worker pid (to tell workers apart).
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms pid=%(p)s'

@@ -1,0 +1,44 @@
+"""The user, role and permission service. `create_app()` builds the Flask app; gunicorn serves
+`service:create_app()`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_cors import CORS
+
+from .api import api
+from .cli import register_cli
+from .config import ConfigError, load_config
+from .errors import register_error_handlers
+from .extensions import db, migrate
+from .health import MIGRATIONS_DIR, health
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Flask:
+    """Build the app from `environ` (default: os.environ); `overrides` set Flask config keys last."""
+    config = load_config(os.environ if environ is None else environ)
+    app = Flask(__name__)
+    app.config.from_object(config)
+    app.config.update(overrides)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        # SQLite creates the file, but not the directory it lives in.
+        config.DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    # render_as_batch: SQLite can only ALTER a table by copying it; batch mode writes that for us.
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    if app.config["CORS_ORIGINS"]:
+        CORS(app, origins=app.config["CORS_ORIGINS"])
+
+    app.register_blueprint(health)
+    app.register_blueprint(api)
+    register_error_handlers(app)
+    register_cli(app)
+    return app

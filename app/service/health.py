@@ -1,0 +1,53 @@
+"""/healthz: the process answers. /readyz: the database answers and its schema is at the migration head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
+
+from .extensions import db
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+health = Blueprint("health", __name__)
+
+
+def migration_heads() -> set[str]:
+    """The head revision(s) of the migrations shipped with this code."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return set(ScriptDirectory.from_config(config).get_heads())
+
+
+def database_revisions() -> set[str]:
+    """The revision(s) the database says it is at (empty before the first upgrade)."""
+    with db.engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+@health.get("/healthz")
+def healthz() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@health.get("/readyz")
+def readyz() -> tuple[dict[str, Any], int]:
+    try:
+        current = database_revisions()
+    except SQLAlchemyError as error:
+        reason = f"database unreachable: {type(error).__name__}"
+        return {"status": "unavailable", "reason": reason}, 503
+    heads = migration_heads()
+    if current != heads:
+        reason = (
+            f"schema at {sorted(current) or 'no revision'}, migrations head is {sorted(heads)}; "
+            "run `flask db upgrade`"
+        )
+        return {"status": "unavailable", "reason": reason}, 503
+    return {"status": "ready", "revision": sorted(heads)}, 200

@@ -1,0 +1,50 @@
+"""Password hashing (argon2-cffi) and bearer tokens (PyJWT, HS256)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+# Verified when the username is unknown, so a login costs the same whether or not the user exists.
+_DUMMY_HASH = _hasher.hash("timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, badly signed or expired; the message says which."""
+
+
+def issue_token(user_id: int, secret_key: str, ttl_seconds: int) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(seconds=ttl_seconds)}
+    return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
+
+
+def user_id_from_token(token: str, secret_key: str) -> int:
+    try:
+        claims = jwt.decode(
+            token, secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "iat", "sub"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("token expired") from None
+    except jwt.InvalidTokenError as error:
+        raise InvalidToken(f"invalid token: {error}") from None
+    try:
+        return int(claims["sub"])
+    except (TypeError, ValueError):
+        raise InvalidToken("invalid token: subject is not a user id") from None
