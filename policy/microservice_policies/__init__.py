@@ -1,0 +1,22 @@
+"""The microservice-model policy pack: one small module per rule."""
+
+from .exposure import exposure
+from .images import images_by_digest
+from .k8s_runtime import probes, resource_limits
+from .migration_order import migration_before_service
+from .non_root import run_as_non_root
+from .secret_env import no_plaintext_secrets
+
+PACK_NAME = "microservice-model-policies"
+
+POLICIES = [
+    images_by_digest,
+    run_as_non_root,
+    resource_limits,
+    probes,
+    no_plaintext_secrets,
+    exposure,
+    migration_before_service,
+]
+
+__all__ = ["PACK_NAME", "POLICIES"]
