@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for this repository: the system tools the tests and the local deploy use
+# (Docker engine, debootstrap, PostgreSQL, wrk) when they are missing, and the project virtualenv
+# (.venv) with the pinned program, service and test dependencies. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v pg_lsclusters >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing system packages: ${need_apt[*]}; install them (Debian: sudo apt-get install -y ${need_apt[*]})" >&2
+    exit 1
+  fi
+  echo "installing system packages: ${need_apt[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+if [ ! -x .venv/bin/uv ]; then
+  .venv/bin/python -m pip install -q uv==0.13.8
+fi
+.venv/bin/uv pip install -q --python .venv/bin/python \
+  -r requirements.txt -r app/requirements.txt -r requirements-dev.txt
