@@ -54,10 +54,15 @@ def _settings(config: Mapping[str, Any]) -> tuple[int, list[str]]:
     return port, stacks
 
 
-def _docker_host_ports(props: Mapping[str, Any]) -> Iterator[tuple[Any, Any]]:
+def _port(value: Any) -> int | None:
+    """Ports arrive as floats over gRPC (protobuf Struct numbers): 8083.0 -> 8083."""
+    return None if value is None else int(value)
+
+
+def _docker_host_ports(props: Mapping[str, Any]) -> Iterator[tuple[int | None, int | None]]:
     """(internal, external) for each published port; external None means Docker picks one."""
     for port in props.get("ports") or []:
-        yield port.get("internal"), port.get("external")
+        yield _port(port.get("internal")), _port(port.get("external"))
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -82,7 +87,7 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
                     f"host port {where}: publish it on the configured port {allowed} only.",
                     None,
                 )
-            elif int(external) != allowed:
+            elif external != allowed:
                 report_violation(
                     f"Docker container '{args.name}' publishes host port {external} {where}: only the "
                     f"configured port {allowed} is allowed.",
@@ -91,8 +96,8 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     elif args.resource_type in K8S_WORKLOADS:
         for container in containers(args.resource_type, args.name, args.props):
             for port in container.spec.get("ports") or []:
-                host_port = port.get("hostPort")
-                if host_port and int(host_port) != allowed:
+                host_port = _port(port.get("hostPort"))
+                if host_port and host_port != allowed:
                     report_violation(
                         f"{container.label} uses hostPort {host_port} {where}: only the configured "
                         f"port {allowed} is allowed.",

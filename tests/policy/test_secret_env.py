@@ -1,0 +1,99 @@
+"""no-plaintext-secret-env: secretKeyRef on Kubernetes; nothing secret on command lines."""
+
+from __future__ import annotations
+
+import pytest
+from microservice_policies.secret_env import looks_secret, no_plaintext_secrets
+from microservice_policies.types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
+from policy_harness import check_resource, deployment, docker_container, job, k8s_container
+
+SECRET_KEY_REF = {"secretKeyRef": {"name": "app", "key": "databaseUrl"}}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SECRET_KEY", "x"),
+        ("DB_PASSWORD", "x"),
+        ("ADMIN_PASSWD", "x"),
+        ("GITHUB_TOKEN", "x"),
+        ("STRIPE_API_KEY", "x"),
+        ("DATABASE_URL", "postgresql+psycopg://model:pw@db:5432/model"),
+        ("UPSTREAM", "https://user:pw@example.invalid/"),
+    ],
+)
+def test_secret_looking_names_and_urls_with_passwords(name: str, value: str) -> None:
+    assert looks_secret(name, value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOKEN_TTL_SECONDS", "3600"),
+        ("DATABASE_URL", "sqlite:////app/data/service.db"),
+        ("DATABASE_URL", "postgresql+psycopg://model@db:5432/model"),
+        ("RUNTIME_ENV", "prod"),
+        ("LOG_DIR", "/app/logs"),
+    ],
+)
+def test_plain_settings_are_not_secret_looking(name: str, value: str) -> None:
+    assert not looks_secret(name, value)
+
+
+def test_deployment_reading_secrets_from_secret_key_ref_passes() -> None:
+    container = k8s_container()
+    container["env"].append({"name": "DATABASE_URL", "valueFrom": SECRET_KEY_REF})
+    assert check_resource(no_plaintext_secrets, K8S_DEPLOYMENT, deployment(container)) == []
+
+
+def test_plaintext_secret_values_in_kubernetes_are_refused() -> None:
+    env = [
+        {"name": "SECRET_KEY", "value": "0123456789abcdef0123456789abcdef"},
+        {"name": "DATABASE_URL", "value": "postgresql+psycopg://model:pw@db:5432/model"},
+        {"name": "TOKEN_TTL_SECONDS", "value": "3600"},
+    ]
+    assert check_resource(no_plaintext_secrets, K8S_JOB, job(k8s_container(env=env)), name="migrate") == [
+        "Job 'migrate' container 'api' sets SECRET_KEY as a plaintext value: read it from a Kubernetes "
+        "Secret with valueFrom.secretKeyRef.",
+        "Job 'migrate' container 'api' sets DATABASE_URL as a plaintext value: read it from a Kubernetes "
+        "Secret with valueFrom.secretKeyRef.",
+    ]
+
+
+def test_command_passing_secrets_by_name_passes() -> None:
+    create = "docker run --rm --env SECRET_KEY --env DATABASE_URL -e RUNTIME_ENV=test img flask db upgrade"
+    props = {"create": create, "environment": {"SECRET_KEY": "value-from-a-pulumi-secret"}}
+    assert check_resource(no_plaintext_secrets, LOCAL_COMMAND, props, name="migrate") == []
+
+
+def test_command_with_secrets_on_its_command_line_is_refused() -> None:
+    create = (
+        "docker run --rm -e SECRET_KEY=abc --env=DATABASE_URL=postgresql+psycopg://model:pw@db/model "
+        "img flask db upgrade"
+    )
+    assert check_resource(no_plaintext_secrets, LOCAL_COMMAND, {"create": create}, name="migrate") == [
+        "Command 'migrate' puts SECRET_KEY, DATABASE_URL in plaintext on its 'create' command line: pass "
+        "secrets through the environment (`docker run --env NAME`), never on the command line."
+    ]
+
+
+def test_url_with_password_as_an_argument_is_refused() -> None:
+    props = {"create": "echo ok", "update": "psql 'postgresql://model:pw@db/model' -c 'select 1'"}
+    assert check_resource(no_plaintext_secrets, LOCAL_COMMAND, props, name="probe") == [
+        "Command 'probe' puts a URL with a password in plaintext on its 'update' command line: pass secrets "
+        "through the environment (`docker run --env NAME`), never on the command line."
+    ]
+
+
+def test_docker_container_command_with_a_secret_is_refused() -> None:
+    props = docker_container(command=["gunicorn", "--env", "SECRET_KEY=abc"])
+    assert check_resource(no_plaintext_secrets, DOCKER_CONTAINER, props) == [
+        "Docker container 'web' puts SECRET_KEY in plaintext in its 'command': "
+        "set it in 'envs' from a Pulumi secret."
+    ]
+
+
+def test_docker_envs_are_not_judged_because_policies_cannot_see_secretness() -> None:
+    """pulumi-policy strips the secret mark (pulumi/pulumi-policy#241): envs are checked elsewhere."""
+    props = docker_container(envs=["SECRET_KEY=plaintext-or-secret-the-pack-cannot-tell"])
+    assert check_resource(no_plaintext_secrets, DOCKER_CONTAINER, props) == []
