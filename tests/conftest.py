@@ -7,9 +7,12 @@ install hint when a tool is missing.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.images import session_service_image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "scripts"
@@ -47,3 +50,12 @@ def base_image(docker_engine: None) -> str:
 def postgres_admin_url() -> str:
     """SQLAlchemy URL of a PostgreSQL role that may create databases (scripts/postgres-up.sh)."""
     return run_script("postgres-up.sh")
+
+
+@pytest.fixture(scope="session")
+def service_image(base_image: str) -> Iterator[str]:
+    """The service image built once from app/ on the local base image; yields its id, removed at the end.
+
+    The build itself is the plain function tests.support.images.build_image (reused by bench/ and deploy).
+    """
+    yield from session_service_image(REPO_ROOT / "app", base_image)

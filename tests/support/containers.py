@@ -1,0 +1,100 @@
+"""Run the service image the way a deploy does, and wait for it, on a real Docker engine."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+# The image runs as this user; host directories mounted into it must be writable by it.
+SERVICE_UID = 10001
+SERVICE_GID = 10001
+
+
+class PortBusyError(RuntimeError):
+    pass
+
+
+def ensure_port_free(port: int, client: Any) -> None:
+    """Fail with a clear message when `port` is taken (e.g. another engineer's test holds 8083)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 (docker publishes on all interfaces)
+        except OSError as error:
+            holders = [c.name for c in client.containers.list(filters={"publish": str(port)})]
+            raise PortBusyError(
+                f"host port {port} is busy ({error.strerror}); held by containers {holders or 'none'}"
+                f" or another process. Free it (or wait for the other test run) and retry."
+            ) from None
+
+
+def make_host_dir_for_service(path: Path) -> Path:
+    """Create a host dir the service (UID/GID 10001) can write, as a deploy must for bind mounts."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, SERVICE_UID, SERVICE_GID)
+    path.chmod(0o755)
+    return path
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def health_status(container: Any) -> str:
+    container.reload()
+    state = container.attrs["State"]
+    if not state["Running"]:
+        return "not running"
+    return str(state.get("Health", {}).get("Status", "no healthcheck"))
+
+
+def wait_until_healthy(container: Any, timeout: float = 120) -> None:
+    """Wait for Docker's own HEALTHCHECK to report `healthy`; fail early on `unhealthy` or exit."""
+    deadline = time.monotonic() + timeout
+    status = health_status(container)
+    while status != "healthy":
+        if status in ("unhealthy", "not running") or time.monotonic() > deadline:
+            raise AssertionError(
+                f"container {container.name} is {status!r} (wanted 'healthy' within {timeout:.0f}s);"
+                f" last health probes: {container.attrs['State'].get('Health', {}).get('Log', [])[-2:]}"
+                f"\n--- container log tail ---\n{container.logs(tail=40).decode(errors='replace')}"
+            )
+        time.sleep(1)
+        status = health_status(container)
+
+
+def published_port(container: Any, container_port: str = "8000/tcp") -> int:
+    """The host port Docker bound for `container_port` (it may change when the container restarts)."""
+    container.reload()
+    bindings = container.attrs["NetworkSettings"]["Ports"].get(container_port) or []
+    if not bindings:
+        raise AssertionError(f"{container.name} publishes no host port for {container_port}")
+    return int(bindings[0]["HostPort"])
+
+
+def http_get(url: str, timeout: float = 5) -> requests.Response:
+    """GET without proxies from the environment: tests only talk to 127.0.0.1."""
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(url, timeout=timeout)
+
+
+def exec_ok(container: Any, command: list[str], user: str = "") -> str:
+    """Run a command in the container; return its output, fail with it when the exit code is not 0."""
+    result = container.exec_run(command, user=user, demux=False)
+    output = result.output.decode(errors="replace")
+    if result.exit_code != 0:
+        raise AssertionError(
+            f"`{' '.join(command)}` exited {result.exit_code} in {container.name}:\n{output}"
+        )
+    return str(output)
