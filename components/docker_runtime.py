@@ -1,0 +1,96 @@
+"""What the service container and its migration share on the Docker host: network, data volume, log dir."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+from components.settings import APP_UID, DockerSettings
+
+LOG_MOUNT = "/app/logs"
+DATA_MOUNT = "/app/data"
+
+
+@dataclass(frozen=True)
+class DockerRuntimeArgs:
+    settings: DockerSettings
+    image_ref: pulumi.Input[str]
+    labels: dict[str, str]
+
+
+class DockerRuntime(pulumi.ComponentResource):
+    """A bridge network, the named data volume, and the host log directory owned by the image's user.
+
+    The log directory is a bind mount (the old script's `-v /tmp/data/$env/logs:/app/logs`). Docker
+    creates a missing bind source as root, which the non-root service (UID 10001) cannot write, so a
+    one-shot root container of the same image creates it and hands it to that UID. It runs through
+    Docker, so it works on a remote (ssh://) Docker host too, and again for every new image.
+    """
+
+    network_name: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+    log_dir_ready: command.local.Command
+
+    def __init__(
+        self, name: str, args: DockerRuntimeArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("microservice-model:index:DockerRuntime", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        network = docker.Network(
+            f"{name}-network",
+            name=settings.network_name,
+            driver="bridge",
+            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in args.labels.items()],
+            opts=child,
+        )
+        volume = docker.Volume(
+            f"{name}-data",
+            name=settings.volume_name,
+            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in args.labels.items()],
+            # The volume holds the embedded SQLite database: never delete it by accident.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        create = pulumi.Output.from_input(args.image_ref).apply(
+            lambda ref: shlex.join(
+                [
+                    "docker",
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    "--user",
+                    "0:0",
+                    "--entrypoint",
+                    "chown",
+                    "--volume",
+                    f"{settings.log_dir}:{LOG_MOUNT}",
+                    *label_flags(args.labels, role="log-dir"),
+                    ref,
+                    f"{APP_UID}:{APP_UID}",
+                    LOG_MOUNT,
+                ]
+            )
+        )
+        self.log_dir_ready = command.local.Command(
+            f"{name}-log-dir",
+            create=create,
+            environment={"DOCKER_HOST": settings.host},
+            triggers=[args.image_ref, settings.log_dir],
+            opts=child,
+        )
+        self.network_name = network.name
+        self.volume_name = volume.name
+        self.register_outputs({"network_name": self.network_name, "volume_name": self.volume_name})
+
+
+def label_flags(labels: dict[str, str], role: str) -> list[str]:
+    """`docker run --label` flags for a one-shot container, so it can be found and cleaned up."""
+    flags: list[str] = []
+    for key, value in {**labels, "app.kubernetes.io/component": role}.items():
+        flags += ["--label", f"{key}={value}"]
+    return flags

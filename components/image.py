@@ -1,0 +1,60 @@
+"""The service image: built from app/ and referenced downstream only by its digest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components.settings import ImageSettings
+
+BUILD_CONTEXT = "app"
+DOCKERFILE = "app/Dockerfile"  # pulumi-docker resolves it against the program directory, not the context
+
+
+@dataclass(frozen=True)
+class ServiceImageArgs:
+    settings: ImageSettings
+    registry_password: pulumi.Output[str] | None
+
+
+class ServiceImage(pulumi.ComponentResource):
+    """Builds the image; on the kubernetes target also pushes it.
+
+    `ref` is the one reference everything downstream uses. It is `repo_digest`: for a pushed
+    image `repository@sha256:<manifest digest>`; for a local-only image (skip_push) the
+    provider (>= 4.4) reports the local image ID `sha256:<config digest>`. Both are content
+    addresses, so a rebuild with any change yields a new ref and rolls out; a tag would not.
+    """
+
+    ref: pulumi.Output[str]
+    image_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("microservice-model:index:ServiceImage", name, None, opts)
+        image = args.settings
+        registry = None
+        if image.push and image.registry_server:
+            registry = docker.RegistryArgs(
+                server=image.registry_server,
+                username=image.registry_username,
+                password=args.registry_password,
+            )
+        built = docker.Image(
+            f"{name}-build",
+            image_name=f"{image.repository}:{image.tag}",
+            build=docker.DockerBuildArgs(
+                context=BUILD_CONTEXT,
+                dockerfile=DOCKERFILE,
+                args={"BASE_IMAGE": image.base_image, "PIP_INDEX_URL": image.pip_index_url},
+                platform=image.platform,
+                target=image.build_target,
+            ),
+            skip_push=not image.push,
+            registry=registry,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.ref = built.repo_digest
+        self.image_name = built.image_name
+        self.register_outputs({"ref": self.ref, "image_name": self.image_name})

@@ -1,0 +1,81 @@
+"""The migration on the kubernetes target: a Job per image that the Deployment waits for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import kubernetes_pod as pod
+from components.docker_migration import MIGRATION_COMMAND
+from components.settings import PROJECT, KubernetesSettings
+
+JOB_DEADLINE_SECONDS = 600
+
+
+def job_name(image_ref: str) -> str:
+    """`microservice-model-migrate-<first 12 hex of the digest>`: a new image is a new Job."""
+    digest = image_ref.rsplit("sha256:", 1)[-1]
+    return f"{PROJECT}-migrate-{digest[:12]}"
+
+
+@dataclass(frozen=True)
+class KubernetesMigrationArgs:
+    settings: KubernetesSettings
+    namespace: pulumi.Input[str]
+    image_ref: pulumi.Output[str]
+    env: pod.PodEnv
+    labels: dict[str, str]
+
+
+class KubernetesMigration(pulumi.ComponentResource):
+    """`flask db upgrade` in the new image, as a Job named after the image digest.
+
+    The Kubernetes provider waits for a Job to succeed and fails the update when it fails, so the
+    Deployment, which depends on it, is not touched and the running pods keep serving. A new digest
+    is a new name, so the Job runs once per image; delete_before_replace lets a config-only change
+    re-run it under the same name.
+    """
+
+    job: k8s.batch.v1.Job
+    job_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: KubernetesMigrationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("microservice-model:index:KubernetesMigration", name, None, opts)
+        labels = {**args.labels, "app.kubernetes.io/component": "migration"}
+        self.job = k8s.batch.v1.Job(
+            f"{name}-job",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.image_ref.apply(job_name), namespace=args.namespace, labels=labels
+            ),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=1,
+                active_deadline_seconds=JOB_DEADLINE_SECONDS,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        restart_policy="Never",
+                        security_context=pod.pod_security(),
+                        image_pull_secrets=pod.image_pull_secrets(args.env),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="migrate",
+                                image=args.image_ref,
+                                command=MIGRATION_COMMAND,
+                                env_from=pod.env_from(args.env),
+                                resources=pod.resources(args.settings),
+                                security_context=pod.container_security(),
+                                volume_mounts=pod.volume_mounts(),
+                            )
+                        ],
+                        volumes=pod.volumes(),
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.job_name = self.job.metadata.name
+        self.register_outputs({"job_name": self.job_name})

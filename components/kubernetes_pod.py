@@ -1,0 +1,81 @@
+"""Pod pieces the Deployment and the migration Job share, so both run the image the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes_runtime import LOG_VOLUME_LIMIT
+from components.settings import APP_UID, KubernetesSettings
+
+# The root filesystem is read-only; these are the only writable paths (all per pod).
+WRITABLE_DIRS = {
+    "logs": ("/app/logs", LOG_VOLUME_LIMIT),
+    "data": ("/app/data", "64Mi"),
+    "tmp": ("/tmp", "64Mi"),  # noqa: S108 - a private emptyDir per pod, not a shared /tmp
+}
+
+
+@dataclass(frozen=True)
+class PodEnv:
+    config_map_name: pulumi.Input[str]
+    secret_name: pulumi.Input[str]
+    pull_secret_name: pulumi.Input[str] | None
+
+
+def pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=APP_UID,
+        run_as_group=APP_UID,
+        fs_group=APP_UID,  # emptyDir volumes become writable by the image's user
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=APP_UID,
+        run_as_group=APP_UID,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def resources(settings: KubernetesSettings) -> k8s.core.v1.ResourceRequirementsArgs:
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests={"cpu": settings.cpu_request, "memory": settings.memory_request},
+        limits={"cpu": settings.cpu_limit, "memory": settings.memory_limit},
+    )
+
+
+def env_from(env: PodEnv) -> list[k8s.core.v1.EnvFromSourceArgs]:
+    return [
+        k8s.core.v1.EnvFromSourceArgs(
+            config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=env.config_map_name)
+        ),
+        k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=env.secret_name)),
+    ]
+
+
+def volumes() -> list[k8s.core.v1.VolumeArgs]:
+    return [
+        k8s.core.v1.VolumeArgs(name=name, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=limit))
+        for name, (_, limit) in WRITABLE_DIRS.items()
+    ]
+
+
+def volume_mounts() -> list[k8s.core.v1.VolumeMountArgs]:
+    return [
+        k8s.core.v1.VolumeMountArgs(name=name, mount_path=path) for name, (path, _) in WRITABLE_DIRS.items()
+    ]
+
+
+def image_pull_secrets(env: PodEnv) -> list[k8s.core.v1.LocalObjectReferenceArgs] | None:
+    if env.pull_secret_name is None:
+        return None
+    return [k8s.core.v1.LocalObjectReferenceArgs(name=env.pull_secret_name)]

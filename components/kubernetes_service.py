@@ -1,0 +1,118 @@
+"""The service on the kubernetes target: Deployment, Service and PodDisruptionBudget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import kubernetes_pod as pod
+from components.settings import PROJECT, SERVICE_PORT, KubernetesSettings
+
+SERVICE_PORT_PUBLIC = 8083  # the port the old deploy published; Service port -> container 8000
+
+
+@dataclass(frozen=True)
+class KubernetesServiceArgs:
+    settings: KubernetesSettings
+    namespace: pulumi.Input[str]
+    image_ref: pulumi.Input[str]
+    env: pod.PodEnv
+    labels: dict[str, str]
+    termination_grace_seconds: int
+    run_after: list[pulumi.Resource]  # the migration Job: pods of a new image start only after it succeeded
+
+
+class KubernetesService(pulumi.ComponentResource):
+    """Rolling updates that never drop below the desired replicas, probes that gate traffic."""
+
+    deployment_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: KubernetesServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("microservice-model:index:KubernetesService", name, None, opts)
+        selector = {**args.labels, "app.kubernetes.io/component": "api"}
+        settings = args.settings
+        http = k8s.core.v1.HTTPGetActionArgs
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=args.namespace, labels=selector),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=settings.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+                ),
+                revision_history_limit=5,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=selector),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        # Longer than gunicorn's graceful timeout, so in-flight requests drain.
+                        termination_grace_period_seconds=args.termination_grace_seconds,
+                        security_context=pod.pod_security(),
+                        image_pull_secrets=pod.image_pull_secrets(args.env),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="service",
+                                image=args.image_ref,
+                                ports=[
+                                    k8s.core.v1.ContainerPortArgs(name="http", container_port=SERVICE_PORT)
+                                ],
+                                env_from=pod.env_from(args.env),
+                                readiness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=http(path="/readyz", port=SERVICE_PORT),
+                                    period_seconds=5,
+                                    timeout_seconds=3,
+                                    failure_threshold=3,
+                                ),
+                                liveness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=http(path="/healthz", port=SERVICE_PORT),
+                                    initial_delay_seconds=10,
+                                    period_seconds=10,
+                                    timeout_seconds=5,
+                                    failure_threshold=3,
+                                ),
+                                resources=pod.resources(settings),
+                                security_context=pod.container_security(),
+                                volume_mounts=pod.volume_mounts(),
+                            )
+                        ],
+                        volumes=pod.volumes(),
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.run_after),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=args.namespace, labels=selector),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type=settings.service_type,
+                selector=selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="http", port=SERVICE_PORT_PUBLIC, target_port=SERVICE_PORT, protocol="TCP"
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=args.namespace, labels=selector),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.deployment_name = deployment.metadata.name
+        self.service_name = service.metadata.name
+        self.url = pulumi.Output.concat(
+            "http://", service.metadata.name, ".", args.namespace, f".svc.cluster.local:{SERVICE_PORT_PUBLIC}"
+        )
+        self.register_outputs({"deployment_name": self.deployment_name, "url": self.url})

@@ -1,0 +1,19 @@
+"""Fixtures for the mocked program tests: each stack's program run once, shared by the tests reading it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.program.harness import ProgramRun, run_program
+
+
+@pytest.fixture(scope="session")
+def test_stack() -> ProgramRun:
+    """The `test` stack (Pulumi.test.yaml, docker target) as the engine sees it."""
+    return run_program("test")
+
+
+@pytest.fixture(scope="session")
+def prod_stack() -> ProgramRun:
+    """The `prod` stack (Pulumi.prod.yaml, kubernetes target) with test secrets set."""
+    return run_program("prod")

@@ -1,0 +1,219 @@
+"""The `test` stack (docker target): every deploy fact of the old `online.sh test`, as the engine receives it.
+
+Each assertion reads a RegisterResource request the mock monitor recorded after the whole program
+ran to completion (every Output resolved and awaited), never a value inside an unawaited apply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+
+import pytest
+
+from tests.program.harness import ProgramRun, Registration, is_secret, plain, run_program
+
+IMAGE = "docker:index/image:Image"
+CONTAINER = "docker:index/container:Container"
+COMMAND = "command:local:Command"
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - the old script's `-p 8083:8000` published on every interface
+
+
+def image_ref(run: ProgramRun) -> str:
+    return plain(run.one(IMAGE).outputs["repoDigest"])
+
+
+def migration(run: ProgramRun) -> Registration:
+    return run.named("migration-upgrade")
+
+
+def test_image_is_built_from_app_with_the_contract_build_args_and_kept_local(test_stack: ProgramRun) -> None:
+    image = test_stack.one(IMAGE)
+    assert image.input("imageName") == "microservice.model:test"
+    assert image.input("skipPush") is True
+    assert image.input("registry") is None
+    assert image.input("build") == {
+        "context": "app",
+        "dockerfile": "app/Dockerfile",
+        "args": {"BASE_IMAGE": "python:3.12-slim", "PIP_INDEX_URL": ""},
+        "target": "runtime",
+    }
+
+
+def test_container_runs_the_image_by_digest_not_by_tag(test_stack: ProgramRun) -> None:
+    ref = image_ref(test_stack)
+    assert ref.startswith("sha256:")
+    assert test_stack.one(CONTAINER).input("image") == ref
+
+
+def test_container_is_named_microservice_model_and_publishes_8083_to_8000(test_stack: ProgramRun) -> None:
+    container = test_stack.one(CONTAINER)
+    assert container.input("name") == "microservice.model"
+    assert container.input("ports") == [
+        {"internal": 8000, "external": 8083, "ip": ALL_INTERFACES, "protocol": "tcp"}
+    ]
+
+
+def test_container_mounts_the_stack_log_dir_at_app_logs_and_a_named_volume_at_app_data(
+    test_stack: ProgramRun,
+) -> None:
+    mounts = {m["target"]: m for m in test_stack.one(CONTAINER).input("mounts")}
+    assert mounts["/app/logs"] == {"target": "/app/logs", "type": "bind", "source": "/tmp/data/test/logs"}
+    assert mounts["/app/data"] == {
+        "target": "/app/data",
+        "type": "volume",
+        "source": "microservice-model-data-test",
+    }
+    volume = test_stack.one("docker:index/volume:Volume")
+    assert volume.input("name") == "microservice-model-data-test"
+    assert volume.retain_on_delete is True
+
+
+def test_container_env_sets_runtime_env_test(test_stack: ProgramRun) -> None:
+    envs = test_stack.one(CONTAINER).input("envs")
+    assert "RUNTIME_ENV=test" in envs
+    assert "GUNICORN_GRACEFUL_TIMEOUT=30" in envs
+
+
+def test_container_restarts_checks_health_and_waits_for_healthy(test_stack: ProgramRun) -> None:
+    container = test_stack.one(CONTAINER)
+    assert container.input("restart") == "unless-stopped"
+    assert container.input("healthcheck")["tests"] == ["CMD", "python", "/app/healthcheck.py"]
+    assert container.input("wait") is True
+    assert container.input("waitTimeout") == 120
+    # docker stop waits longer than gunicorn's graceful timeout (30 s) before SIGKILL
+    assert container.input("stopTimeout") == 45
+
+
+def test_container_with_fixed_name_and_port_is_deleted_before_its_replacement(test_stack: ProgramRun) -> None:
+    assert test_stack.one(CONTAINER).delete_before_replace is True
+
+
+def test_container_joins_the_stack_network(test_stack: ProgramRun) -> None:
+    network = test_stack.one("docker:index/network:Network")
+    assert network.input("name") == "microservice-model-test"
+    assert test_stack.one(CONTAINER).input("networksAdvanced") == [{"name": "microservice-model-test"}]
+
+
+def test_migration_runs_flask_db_upgrade_in_the_new_image_with_the_service_env_volumes_and_network(
+    test_stack: ProgramRun,
+) -> None:
+    argv = shlex.split(migration(test_stack).input("create"))
+    ref = image_ref(test_stack)
+    assert argv[:3] == ["docker", "run", "--rm"]
+    assert argv[-4:] == [ref, "flask", "db", "upgrade"]
+    flags = list(itertools.pairwise(argv))
+    assert ("--network", "microservice-model-test") in flags
+    assert ("--volume", "microservice-model-data-test:/app/data") in flags
+    assert ("--volume", "/tmp/data/test/logs:/app/logs") in flags
+    assert ("--env", "RUNTIME_ENV") in flags
+    assert migration(test_stack).input("environment")["RUNTIME_ENV"] == "test"
+
+
+def test_migration_is_keyed_on_the_image_digest(test_stack: ProgramRun) -> None:
+    assert migration(test_stack).input("triggers") == [image_ref(test_stack)]
+
+
+def test_migration_runs_before_the_container_and_after_the_image(test_stack: ProgramRun) -> None:
+    container = test_stack.one(CONTAINER)
+    assert migration(test_stack).urn in container.dependencies
+    assert test_stack.one(IMAGE).urn in migration(test_stack).dependencies
+
+
+def test_log_dir_is_created_for_the_non_root_user_before_the_migration_uses_it(
+    test_stack: ProgramRun,
+) -> None:
+    prepare = test_stack.named("runtime-log-dir")
+    argv = shlex.split(prepare.input("create"))
+    assert argv[:3] == ["docker", "run", "--rm"]
+    assert ("--volume", "/tmp/data/test/logs:/app/logs") in list(itertools.pairwise(argv))
+    assert ("--entrypoint", "chown") in list(itertools.pairwise(argv))
+    assert ("--user", "0:0") in list(itertools.pairwise(argv))
+    assert argv[-3:] == [image_ref(test_stack), "10001:10001", "/app/logs"]
+    assert prepare.urn in migration(test_stack).dependencies
+
+
+def test_every_docker_resource_uses_the_explicit_provider_for_the_configured_host(
+    test_stack: ProgramRun,
+) -> None:
+    provider = test_stack.one("pulumi:providers:docker")
+    assert provider.input("host") == "unix:///var/run/docker.sock"
+    for resource in test_stack.resources:
+        if resource.type.startswith("docker:"):
+            assert resource.provider_urn == provider.urn, resource.name
+    for command in test_stack.of_type(COMMAND):
+        assert command.input("environment")["DOCKER_HOST"] == "unix:///var/run/docker.sock"
+
+
+def test_children_are_parented_by_their_component(test_stack: ProgramRun) -> None:
+    parents = {r.name: r.parent.rsplit("::", 1)[-1] for r in test_stack.resources if r.custom}
+    assert parents["image-build"] == "image"
+    assert parents["runtime-network"] == "runtime"
+    assert parents["migration-upgrade"] == "migration"
+    assert parents["service-container"] == "service"
+
+
+def test_exports_url_image_digest_and_container_name(test_stack: ProgramRun) -> None:
+    assert test_stack.export("url") == "http://127.0.0.1:8083"
+    assert test_stack.export("imageDigest") == image_ref(test_stack)
+    assert test_stack.export("containerName") == "microservice.model"
+    assert test_stack.export("runtimeEnv") == "test"
+    assert test_stack.export("target") == "docker"
+
+
+def test_no_kubernetes_resource_on_the_docker_target(test_stack: ProgramRun) -> None:
+    assert not [r for r in test_stack.resources if r.type.startswith("kubernetes:")]
+
+
+@pytest.fixture(scope="module")
+def test_stack_with_secrets() -> ProgramRun:
+    return run_program(
+        "test",
+        secrets={"databaseUrl": "postgresql+psycopg://model:pw-789@db:5432/model", "secretKey": "s" * 40},
+    )
+
+
+def test_secrets_reach_the_container_as_pulumi_secrets(test_stack_with_secrets: ProgramRun) -> None:
+    container = test_stack_with_secrets.one(CONTAINER)
+    assert is_secret(container.inputs["envs"])
+    envs = container.input("envs")
+    assert "DATABASE_URL=postgresql+psycopg://model:pw-789@db:5432/model" in envs
+    assert f"SECRET_KEY={'s' * 40}" in envs
+
+
+def test_migration_gets_secrets_through_its_environment_never_its_command_line(
+    test_stack_with_secrets: ProgramRun,
+) -> None:
+    command = migration(test_stack_with_secrets)
+    assert is_secret(command.inputs["environment"])
+    assert command.input("environment")["DATABASE_URL"] == "postgresql+psycopg://model:pw-789@db:5432/model"
+    create = command.input("create")
+    assert not is_secret(command.inputs["create"])
+    assert "pw-789" not in create
+    assert "s" * 40 not in create
+    assert "--env DATABASE_URL" in create
+    assert "--env SECRET_KEY" in create
+
+
+def test_container_suffix_and_host_ip_and_ssh_docker_host_are_honoured() -> None:
+    run = run_program(
+        "test",
+        overrides={
+            "containerSuffix": "blue",
+            "hostIp": "127.0.0.1",
+            "hostPort": 9083,
+            "dockerHost": "ssh://deploy@build-host.internal",
+        },
+    )
+    container = run.one(CONTAINER)
+    assert container.input("name") == "microservice.model-blue"
+    assert container.input("ports")[0]["ip"] == "127.0.0.1"
+    assert container.input("ports")[0]["external"] == 9083
+    assert run.one("pulumi:providers:docker").input("host") == "ssh://deploy@build-host.internal"
+    assert migration(run).input("environment")["DOCKER_HOST"] == "ssh://deploy@build-host.internal"
+    assert run.export("url") == "http://127.0.0.1:9083"
+
+
+def test_url_names_the_remote_host_when_published_on_all_interfaces_of_an_ssh_docker_host() -> None:
+    run = run_program("test", overrides={"dockerHost": "ssh://deploy@build-host.internal:2222"})
+    assert run.export("url") == "http://build-host.internal:8083"
