@@ -46,8 +46,9 @@ def project_config() -> dict[str, dict[str, Any]]:
 
 
 def stack_file_config(stack_name: str) -> dict[str, Any]:
-    """Pulumi.<stack>.yaml's values, keys without the project namespace."""
-    raw = yaml.safe_load((ROOT / f"Pulumi.{stack_name}.yaml").read_text())["config"]
+    """Pulumi.<stack>.yaml's values, keys without the project namespace (none if the stack has no file)."""
+    path = ROOT / f"Pulumi.{stack_name}.yaml"
+    raw = yaml.safe_load(path.read_text())["config"] if path.exists() else {}
     prefix = f"{PROJECT}:"
     return {key.removeprefix(prefix): value for key, value in raw.items()}
 
@@ -228,6 +229,27 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(before)
 
 
+def _run(
+    stack_name: str,
+    overrides: Mapping[str, Any] | None,
+    secrets: Mapping[str, str] | None,
+    monitor: RecordingMonitor,
+) -> None:
+    secrets = TEST_SECRETS.get(stack_name, {}) if secrets is None else secrets
+    config = stack_config(stack_name, {**(overrides or {}), **secrets})
+    pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secrets])
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack_name, preview=False, monitor=monitor)
+    settings.SETTINGS.outputs.clear()
+    # set_mocks installs a root stack; the language host's run_in_stack makes its own, as `pulumi up` does.
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+
+    def program() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    with _cwd(ROOT):
+        pulumi.runtime.sync_await._sync_await(stack.run_in_stack(program))
+
+
 def run_program(
     stack_name: str,
     overrides: Mapping[str, Any] | None = None,
@@ -238,22 +260,23 @@ def run_program(
     `secrets` are set as `pulumi config set --secret` would (defaults: TEST_SECRETS[stack]);
     `overrides` are plain `pulumi config set` values on top of the stack file.
     """
-    secrets = TEST_SECRETS.get(stack_name, {}) if secrets is None else secrets
-    config = stack_config(stack_name, {**(overrides or {}), **secrets})
-    pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secrets])
-    program_mocks = ProgramMocks()
-    monitor = RecordingMonitor(program_mocks)
-    pulumi.runtime.set_mocks(program_mocks, project=PROJECT, stack=stack_name, preview=False, monitor=monitor)
-    settings.SETTINGS.outputs.clear()
-    # set_mocks installs a root stack; the language host's run_in_stack makes its own, as `pulumi up` does.
-    settings.set_root_resource(None)  # type: ignore[arg-type]
-
-    def program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-
-    with _cwd(ROOT):
-        pulumi.runtime.sync_await._sync_await(stack.run_in_stack(program))
+    monitor = RecordingMonitor(ProgramMocks())
+    _run(stack_name, overrides, secrets, monitor)
     return ProgramRun(stack=stack_name, resources=monitor.registrations, exports=monitor.stack_outputs)
+
+
+def run_failing_program(
+    stack_name: str,
+    overrides: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> tuple[BaseException, list[Registration]]:
+    """Run a program expected to fail: the error it raised and the resources registered before it."""
+    monitor = RecordingMonitor(ProgramMocks())
+    try:
+        _run(stack_name, overrides, secrets, monitor)
+    except Exception as error:  # handed to the test, which checks its type and message
+        return error, monitor.registrations
+    raise AssertionError(f"the {stack_name} program succeeded, but it was expected to fail")
 
 
 # Kubernetes objects in apply order; dict keys sorted and whole numbers as ints, so renders are stable.

@@ -1,0 +1,259 @@
+"""The `prod` stack (kubernetes target): deploy facts, ordering, secrets, strict 1.34 schema validation."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from tests.program.harness import (
+    ROOT,
+    ProgramRun,
+    Registration,
+    is_secret,
+    kubernetes_objects,
+    plain,
+    render_manifests,
+    run_program,
+)
+
+IMAGE = "docker:index/image:Image"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
+SERVICE = "kubernetes:core/v1:Service"
+MANIFESTS = ROOT / "docs" / "manifests" / "prod.yaml"
+KUBERNETES_VERSION = "1.34.0"
+
+
+def image_ref(run: ProgramRun) -> str:
+    return plain(run.one(IMAGE).outputs["repoDigest"])
+
+
+def pod_spec(resource: Registration) -> dict[str, Any]:
+    return resource.input("spec")["template"]["spec"]
+
+
+def main_container(resource: Registration) -> dict[str, Any]:
+    [container] = pod_spec(resource)["containers"]
+    return container
+
+
+def output_name(run: ProgramRun, name: str) -> str:
+    return plain(run.named(name).outputs["metadata"])["name"]
+
+
+def test_image_is_pushed_to_the_registry_with_credentials(prod_stack: ProgramRun) -> None:
+    image = prod_stack.one(IMAGE)
+    assert image.input("imageName") == "registry.example.com/microservice-model/service:prod"
+    assert image.input("skipPush") is False
+    registry = image.inputs["registry"]
+    assert is_secret(registry)  # it carries the password
+    assert plain(registry) == {
+        "server": "registry.example.com",
+        "username": "deploy",
+        "password": "registry-token-456",
+    }
+
+
+def test_deployment_and_job_run_the_pushed_image_by_digest(prod_stack: ProgramRun) -> None:
+    ref = image_ref(prod_stack)
+    assert ref.startswith("registry.example.com/microservice-model/service@sha256:")
+    assert main_container(prod_stack.one(DEPLOYMENT))["image"] == ref
+    assert main_container(prod_stack.one(JOB))["image"] == ref
+
+
+def test_migration_job_runs_flask_db_upgrade_once_per_image(prod_stack: ProgramRun) -> None:
+    job = prod_stack.one(JOB)
+    digest = image_ref(prod_stack).rsplit("sha256:", 1)[1]
+    assert output_name(prod_stack, "migration-job") == f"microservice-model-migrate-{digest[:12]}"
+    assert main_container(job)["command"] == ["flask", "db", "upgrade"]
+    assert pod_spec(job)["restartPolicy"] == "Never"
+    assert job.delete_before_replace is True
+
+
+def test_a_new_image_gets_a_new_migration_job() -> None:
+    rebuilt = run_program("prod", overrides={"baseImage": "python:3.12.99-slim"})
+    original = run_program("prod")
+    assert image_ref(rebuilt) != image_ref(original)
+    assert output_name(rebuilt, "migration-job") != output_name(original, "migration-job")
+
+
+def test_deployment_waits_for_the_migration_job_which_waits_for_the_image(prod_stack: ProgramRun) -> None:
+    assert prod_stack.one(JOB).urn in prod_stack.one(DEPLOYMENT).dependencies
+    assert prod_stack.one(IMAGE).urn in prod_stack.one(JOB).dependencies
+
+
+def test_deployment_rolls_without_dropping_below_the_desired_replicas(prod_stack: ProgramRun) -> None:
+    spec = prod_stack.one(DEPLOYMENT).input("spec")
+    assert spec["replicas"] == 3
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+
+
+def test_deployment_probes_readiness_on_readyz_and_liveness_on_healthz(prod_stack: ProgramRun) -> None:
+    container = main_container(prod_stack.one(DEPLOYMENT))
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8000}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000}
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+
+
+def test_deployment_sets_resources_and_runs_as_the_non_root_image_user(prod_stack: ProgramRun) -> None:
+    deployment = prod_stack.one(DEPLOYMENT)
+    container = main_container(deployment)
+    assert container["resources"] == {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["runAsUser"] == 10001
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod_spec(deployment)["securityContext"]["runAsUser"] == 10001
+
+
+def test_termination_grace_is_longer_than_gunicorns_graceful_timeout(prod_stack: ProgramRun) -> None:
+    config_map = prod_stack.one("kubernetes:core/v1:ConfigMap")
+    graceful = int(config_map.input("data")["GUNICORN_GRACEFUL_TIMEOUT"])
+    assert pod_spec(prod_stack.one(DEPLOYMENT))["terminationGracePeriodSeconds"] > graceful
+
+
+def test_logs_go_to_a_per_pod_volume_at_app_logs(prod_stack: ProgramRun) -> None:
+    deployment = prod_stack.one(DEPLOYMENT)
+    mounts = {m["mountPath"]: m["name"] for m in main_container(deployment)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    assert volumes[mounts["/app/logs"]]["emptyDir"] == {"sizeLimit": "256Mi"}
+
+
+def test_env_comes_from_the_config_map_and_the_secret(prod_stack: ProgramRun) -> None:
+    config_map = prod_stack.one("kubernetes:core/v1:ConfigMap")
+    assert config_map.input("data")["RUNTIME_ENV"] == "prod"
+    secret = prod_stack.named("runtime-secret-env")
+    assert is_secret(secret.inputs["stringData"])
+    assert plain(secret.inputs["stringData"]) == {
+        "DATABASE_URL": "postgresql+psycopg://model:db-password-123@db.internal:5432/model",
+        "SECRET_KEY": "k" * 48,
+    }
+    for workload in (prod_stack.one(DEPLOYMENT), prod_stack.one(JOB)):
+        assert main_container(workload)["envFrom"] == [
+            {"configMapRef": {"name": output_name(prod_stack, "runtime-env")}},
+            {"secretRef": {"name": output_name(prod_stack, "runtime-secret-env")}},
+        ]
+
+
+def test_pods_pull_with_a_registry_secret(prod_stack: ProgramRun) -> None:
+    pull = prod_stack.named("runtime-pull-secret")
+    assert pull.input("type") == "kubernetes.io/dockerconfigjson"
+    assert is_secret(pull.inputs["stringData"])
+    config = json.loads(pull.input("stringData")[".dockerconfigjson"])
+    auth = config["auths"]["registry.example.com"]
+    assert base64.b64decode(auth["auth"]).decode() == "deploy:registry-token-456"
+    name = output_name(prod_stack, "runtime-pull-secret")
+    assert pod_spec(prod_stack.one(DEPLOYMENT))["imagePullSecrets"] == [{"name": name}]
+    assert pod_spec(prod_stack.one(JOB))["imagePullSecrets"] == [{"name": name}]
+
+
+def test_service_maps_port_8083_to_target_port_8000(prod_stack: ProgramRun) -> None:
+    spec = prod_stack.one(SERVICE).input("spec")
+    assert spec["type"] == "ClusterIP"
+    assert spec["ports"] == [{"name": "http", "port": 8083, "targetPort": 8000, "protocol": "TCP"}]
+    pod_labels = prod_stack.one(DEPLOYMENT).input("spec")["template"]["metadata"]["labels"]
+    assert spec["selector"] == pod_labels
+
+
+def test_pod_disruption_budget_keeps_all_but_one_pod(prod_stack: ProgramRun) -> None:
+    pdb = prod_stack.one("kubernetes:policy/v1:PodDisruptionBudget")
+    pod_labels = prod_stack.one(DEPLOYMENT).input("spec")["template"]["metadata"]["labels"]
+    assert pdb.input("spec") == {"maxUnavailable": 1, "selector": {"matchLabels": pod_labels}}
+
+
+def test_everything_lives_in_the_configured_namespace(prod_stack: ProgramRun) -> None:
+    namespace = prod_stack.one("kubernetes:core/v1:Namespace")
+    assert namespace.input("metadata")["name"] == "microservice-model"
+    for obj in kubernetes_objects(prod_stack):
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "microservice-model", obj["kind"]
+
+
+def test_kubernetes_resources_use_the_explicit_provider(prod_stack: ProgramRun) -> None:
+    provider = prod_stack.one("pulumi:providers:kubernetes")
+    assert provider.input("namespace") == "microservice-model"
+    for resource in prod_stack.resources:
+        if resource.type.startswith("kubernetes:") and resource.custom and resource is not provider:
+            assert resource.provider_urn == provider.urn, resource.name
+    assert prod_stack.one(IMAGE).provider_urn == prod_stack.one("pulumi:providers:docker").urn
+
+
+def test_kubeconfig_and_context_reach_the_provider() -> None:
+    run = run_program("prod", overrides={"kubeconfig": "/etc/deploy/kubeconfig", "kubeContext": "prod-eu"})
+    provider = run.one("pulumi:providers:kubernetes")
+    assert provider.input("kubeconfig") == "/etc/deploy/kubeconfig"
+    assert provider.input("context") == "prod-eu"
+
+
+def test_no_docker_container_on_the_kubernetes_target(prod_stack: ProgramRun) -> None:
+    assert not prod_stack.of_type("docker:index/container:Container")
+    assert not prod_stack.of_type("command:local:Command")
+
+
+def test_exports_url_image_digest_deployment_and_job_names(prod_stack: ProgramRun) -> None:
+    assert prod_stack.export("deploymentName") == "microservice-model"
+    assert prod_stack.export("migrationJobName") == output_name(prod_stack, "migration-job")
+    assert prod_stack.export("imageDigest") == image_ref(prod_stack)
+    assert prod_stack.export("url") == "http://microservice-model.microservice-model.svc.cluster.local:8083"
+    assert prod_stack.export("runtimeEnv") == "prod"
+
+
+def test_no_secret_value_appears_in_the_rendered_manifests(prod_stack: ProgramRun) -> None:
+    rendered = render_manifests(prod_stack)
+    for secret in ("db-password-123", "k" * 48, "registry-token-456"):
+        assert secret not in rendered
+
+
+@pytest.fixture(scope="module")
+def prod_objects(prod_stack: ProgramRun) -> list[dict[str, Any]]:
+    return kubernetes_objects(prod_stack)
+
+
+def test_prod_declares_the_expected_kubernetes_objects(prod_objects: list[dict[str, Any]]) -> None:
+    kinds = [obj["kind"] for obj in prod_objects]
+    assert kinds == [
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "Secret",
+        "Job",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+    ]
+
+
+def test_every_prod_object_validates_strictly_against_kubernetes_1_34(
+    prod_objects: list[dict[str, Any]],
+) -> None:
+    for obj in prod_objects:
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(
+                f"{obj['kind']}/{obj['metadata']['name']} is invalid at {list(error.path)}: {error.message}"
+            )
+
+
+def test_schema_validation_rejects_a_misspelt_field(prod_objects: list[dict[str, Any]]) -> None:
+    # Proves the strict check above can fail: an unknown field is an error, not ignored.
+    deployment = json.loads(json.dumps(next(o for o in prod_objects if o["kind"] == "Deployment")))
+    deployment["spec"]["replica"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+def test_rendered_prod_manifests_are_current(prod_stack: ProgramRun) -> None:
+    assert MANIFESTS.exists(), "run `.venv/bin/python scripts/render_manifests.py` to create docs/manifests/"
+    assert MANIFESTS.read_text() == render_manifests(prod_stack), (
+        "docs/manifests/prod.yaml is stale: run `.venv/bin/python scripts/render_manifests.py`"
+    )

@@ -1,0 +1,228 @@
+"""Stack settings: bad values fail before any resource exists, naming key, value and what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.settings import DEFAULTS, SettingsError, parse_settings
+from tests.program.harness import run_failing_program, run_program
+
+GOOD_DATABASE_URL = "postgresql+psycopg://model:pw@db:5432/model"
+GOOD_SECRET_KEY = "x" * 40
+
+
+def problems(stack: str, values: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> list[str]:
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(stack, {key: str(value) for key, value in values.items()}, set(secret_keys))
+    return raised.value.problems
+
+
+def kubernetes_values(**extra: Any) -> dict[str, Any]:
+    return {
+        "target": "kubernetes",
+        "imageRepository": "registry.example.com/team/service",
+        "databaseUrl": GOOD_DATABASE_URL,
+        **extra,
+    }
+
+
+def test_defaults_give_the_old_online_sh_test_deploy() -> None:
+    settings = parse_settings("test", {}, set())
+    assert settings.target == "docker"
+    assert settings.runtime_env == "test"
+    assert settings.docker.container_name == "microservice.model"
+    assert settings.docker.host_port == 8083
+    assert settings.docker.log_dir == "/tmp/data/test/logs"
+    assert settings.image.repository == "microservice.model"
+    assert settings.image.tag == "test"
+    assert settings.image.push is False
+    assert settings.secrets.database_url is None
+
+
+def test_runtime_env_defaults_to_the_stack_name() -> None:
+    assert parse_settings("prod", {"secretKey": GOOD_SECRET_KEY}, {"secretKey"}).runtime_env == "prod"
+
+
+def test_stack_name_other_than_test_or_prod_fails_like_the_old_script() -> None:
+    [problem] = problems("staging", {})
+    assert problem.startswith("runtimeEnv = 'staging' (from the stack name) is not allowed")
+    assert "'test' or 'prod'" in problem
+    assert "bash online.sh test" in problem
+
+
+def test_runtime_env_setting_other_than_test_or_prod_fails() -> None:
+    [problem] = problems("test", {"runtimeEnv": "dev"})
+    assert problem.startswith("runtimeEnv = 'dev' (from runtimeEnv) is not allowed")
+    assert "'test' or 'prod'" in problem
+
+
+def test_runtime_env_setting_overrides_the_stack_name() -> None:
+    assert parse_settings("qa", {"runtimeEnv": "test"}, set()).runtime_env == "test"
+
+
+BAD_VALUES = [
+    ("target", "swarm", "target = 'swarm' is not allowed: expected one of 'docker', 'kubernetes'"),
+    ("hostPort", "99999", "hostPort = '99999' is not allowed: expected a whole number from 1 to 65535"),
+    ("hostPort", "0", "hostPort = '0' is not allowed: expected a whole number from 1 to 65535"),
+    ("hostPort", "http", "hostPort = 'http' is not allowed: expected a whole number from 1 to 65535"),
+    ("hostIp", "localhost", "hostIp = 'localhost' is not allowed: expected an IP address"),
+    ("logDir", "logs", "logDir = 'logs' is not allowed: expected an absolute host path"),
+    ("logDir", "/tmp/a:b", "logDir = '/tmp/a:b' is not allowed: expected an absolute host path"),
+    ("restartPolicy", "sometimes", "restartPolicy = 'sometimes' is not allowed: expected one of 'no'"),
+    ("healthyTimeout", "5", "healthyTimeout = '5' is not allowed: expected a whole number from 10 to 3600"),
+    ("containerSuffix", "Blue Team", "containerSuffix = 'Blue Team' is not allowed"),
+    ("dockerHost", "/var/run/docker.sock", "dockerHost = '/var/run/docker.sock' is not allowed"),
+    ("logLevel", "verbose", "logLevel = 'verbose' is not allowed: expected one of 'debug'"),
+    ("gracefulTimeout", "0", "gracefulTimeout = '0' is not allowed: expected a whole number from 1 to 600"),
+    ("imageRepository", "Microservice:latest", "imageRepository = 'Microservice:latest' is not allowed"),
+    ("baseImage", "", "baseImage = '' is not allowed: expected an image reference"),
+    (
+        "pipIndexUrl",
+        "mirror.local",
+        "pipIndexUrl = 'mirror.local' is not allowed: expected empty or an http(s)",
+    ),
+    ("platform", "amd64", "platform = 'amd64' is not allowed: expected empty or os/arch"),
+    ("buildTarget", "-x", "buildTarget = '-x' is not allowed: expected a Dockerfile stage name"),
+    ("namespace", "Micro_Service", "namespace = 'Micro_Service' is not allowed: expected a DNS label"),
+    ("replicas", "0", "replicas = '0' is not allowed: expected a whole number from 1 to 50"),
+    ("replicas", "three", "replicas = 'three' is not allowed: expected a whole number from 1 to 50"),
+    (
+        "serviceType",
+        "ExternalName",
+        "serviceType = 'ExternalName' is not allowed: expected one of 'ClusterIP'",
+    ),
+    ("cpuRequest", "lots", "cpuRequest = 'lots' is not allowed: expected CPU cores like 250m"),
+    ("memoryLimit", "1GB", "memoryLimit = '1GB' is not allowed: expected memory like 256Mi"),
+    ("cpuRequest", "2", "cpuRequest = '2' is not allowed: it must not exceed cpuLimit '1'"),
+    ("memoryRequest", "1Gi", "memoryRequest = '1Gi' is not allowed: it must not exceed memoryLimit '512Mi'"),
+    ("hostport", "8083", "hostport is not a setting of this program: allowed keys are target, runtimeEnv"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"), BAD_VALUES, ids=[f"{k}={v!r}" for k, v, _ in BAD_VALUES]
+)
+def test_bad_value_fails_naming_key_value_and_what_is_allowed(key: str, value: str, message: str) -> None:
+    [problem] = problems("test", {key: value})
+    assert problem.startswith(message), problem
+
+
+def test_every_bad_key_is_reported_at_once_in_one_error() -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse_settings("test", {"hostPort": "-1", "target": "nomad", "replicas": "100"}, set())
+    message = str(raised.value)
+    assert message.startswith("Stack 'test' has invalid configuration; nothing was deployed:")
+    assert "hostPort = '-1'" in message
+    assert "target = 'nomad'" in message
+    assert "replicas = '100'" in message
+    assert len(raised.value.problems) == 3
+
+
+def test_prod_without_a_secret_key_fails() -> None:
+    [problem] = problems("prod", {})
+    assert problem.startswith(
+        "secretKey = <unset> is not allowed on prod: expected a random secret of at least 32"
+    )
+    assert "pulumi config set --secret secretKey" in problem
+
+
+def test_prod_with_a_short_secret_key_fails_without_echoing_it() -> None:
+    [problem] = problems("prod", {"secretKey": "short-key"}, ("secretKey",))
+    assert problem.startswith("secretKey = <secret, 9 characters> is not allowed on prod")
+    assert "short-key" not in problem
+
+
+@pytest.mark.parametrize("key", ["databaseUrl", "secretKey", "registryPassword"])
+def test_secret_set_in_plaintext_fails_without_echoing_it(key: str) -> None:
+    values = {key: "sqlite:////app/data/x.db" if key == "databaseUrl" else "plaintext-value-0123456789"}
+    if key == "registryPassword":
+        values["registryUsername"] = "deploy"
+    [problem] = problems("test", values)
+    assert problem.startswith(f"{key} = <plaintext, ")
+    assert f"`pulumi config set --secret {key} ...`" in problem
+    assert "plaintext-value" not in problem
+
+
+def test_database_url_with_an_unknown_scheme_fails_without_echoing_it() -> None:
+    [problem] = problems("test", {"databaseUrl": "mysql://u:hunter2@db/model"}, ("databaseUrl",))
+    assert problem.startswith("databaseUrl = <secret, 26 characters> with scheme 'mysql' is not allowed")
+    assert "hunter2" not in problem
+
+
+def test_kubernetes_target_without_a_database_url_fails() -> None:
+    values = kubernetes_values()
+    del values["databaseUrl"]
+    [problem] = problems("test", values)
+    assert problem.startswith("databaseUrl = <unset> is not allowed on the kubernetes target")
+
+
+def test_kubernetes_target_with_sqlite_fails() -> None:
+    [problem] = problems("test", kubernetes_values(databaseUrl="sqlite:////app/data/x.db"), ("databaseUrl",))
+    assert "(sqlite) is not allowed on the kubernetes target" in problem
+
+
+def test_kubernetes_target_without_a_registry_in_the_image_repository_fails() -> None:
+    [problem] = problems("test", kubernetes_values(imageRepository="microservice.model"), ("databaseUrl",))
+    assert problem.startswith(
+        "imageRepository = 'microservice.model' is not allowed on the kubernetes target"
+    )
+
+
+def test_registry_username_without_password_fails() -> None:
+    [problem] = problems("test", kubernetes_values(registryUsername="deploy"), ("databaseUrl",))
+    assert problem.startswith("registryUsername and registryPassword must be set together")
+
+
+def test_kubernetes_settings_are_typed() -> None:
+    settings = parse_settings(
+        "prod",
+        kubernetes_values(secretKey=GOOD_SECRET_KEY, replicas="3", cpuRequest="0.5", memoryLimit="1Gi"),
+        {"databaseUrl", "secretKey"},
+    )
+    assert settings.kubernetes.replicas == 3
+    assert settings.image.push is True
+    assert settings.image.registry_server == "registry.example.com"
+    assert settings.image.tag == "prod"
+
+
+def test_every_setting_has_a_default() -> None:
+    settings = parse_settings("test", dict.fromkeys(DEFAULTS), set())
+    assert settings.docker.host == DEFAULTS["dockerHost"]
+
+
+def test_bad_stack_config_stops_the_real_program_before_any_resource_is_registered() -> None:
+    error, registered = run_failing_program("test", overrides={"hostPort": 70000, "restartPolicy": "never"})
+    assert isinstance(error, SettingsError)
+    assert "hostPort = '70000' is not allowed" in str(error)
+    assert "restartPolicy = 'never' is not allowed" in str(error)
+    assert registered == []
+
+
+def test_prod_stack_without_its_secrets_fails_naming_each_missing_secret() -> None:
+    error, registered = run_failing_program("prod", secrets={})
+    assert isinstance(error, SettingsError)
+    message = str(error)
+    assert "databaseUrl = <unset> is not allowed on the kubernetes target" in message
+    assert "secretKey = <unset> is not allowed on prod" in message
+    assert "registryUsername and registryPassword must be set together" in message
+    assert registered == []
+
+
+def test_a_stack_named_other_than_test_or_prod_stops_the_real_program() -> None:
+    error, registered = run_failing_program("staging")  # `pulumi up -s staging`, no stack file
+    assert isinstance(error, SettingsError)
+    assert "runtimeEnv = 'staging' (from the stack name) is not allowed" in str(error)
+    assert registered == []
+
+
+def test_the_test_stack_switched_to_kubernetes_deploys_there() -> None:
+    run = run_program(
+        "test",
+        overrides={"target": "kubernetes", "imageRepository": "registry.example.com/team/service"},
+        secrets={"databaseUrl": GOOD_DATABASE_URL},
+    )
+    assert run.export("target") == "kubernetes"
+    assert run.one("kubernetes:apps/v1:Deployment").input("metadata")["namespace"] == "microservice-model"
+    assert not run.of_type("docker:index/container:Container")
