@@ -26,7 +26,7 @@ def error_of(response: Any, status: int) -> dict[str, str]:
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message"}
     assert body["error"]["message"]
-    return body["error"]  # type: ignore[no-any-return]
+    return body["error"]
 
 
 # --- login -------------------------------------------------------------------------------------
