@@ -90,8 +90,11 @@ _MEMORY_UNITS = {
 }
 
 
-class SettingsError(ValueError):
-    """One or more stack settings are invalid; the message has one line per bad key."""
+class SettingsError(pulumi.RunError):
+    """One or more stack settings are invalid; the message has one line per bad key.
+
+    A `pulumi.RunError`, so `pulumi up` prints just the message, without a Python traceback.
+    """
 
     def __init__(self, stack: str, problems: list[str]) -> None:
         self.problems = problems

@@ -319,3 +319,13 @@ def render_manifests(run: ProgramRun) -> str:
         f"# Secrets show as {SECRET_MARK}; the image digest is the mocks' stand-in for the real build.\n"
     )
     return header + yaml.safe_dump_all(kubernetes_objects(run), sort_keys=False, explicit_start=True)
+
+
+def config_reference() -> str:
+    """The config reference table docs/pulumi.md carries, generated from Pulumi.yaml."""
+    rows = ["| key | type | default | description |", "| --- | --- | --- | --- |"]
+    for key, spec in project_config().items():
+        default = spec.get("default")
+        shown = "(empty)" if default == "" else f"`{default}`"
+        rows.append(f"| `{key}` | {spec['type']} | {shown} | {spec['description']} |")
+    return "\n".join(rows)

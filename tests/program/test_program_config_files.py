@@ -1,0 +1,95 @@
+"""Pulumi.yaml, the stack files and docs/pulumi.md agree with what the program reads."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from components.settings import DEFAULTS, PROJECT, SECRET_KEYS
+from tests.program.harness import ROOT, config_reference, project_config, stack_file_config
+
+DOCS = ROOT / "docs" / "pulumi.md"
+INTEGER_KEYS = {"gracefulTimeout", "hostPort", "healthyTimeout", "replicas"}
+
+
+def test_project_is_microservice_model_on_python_with_pip_and_the_venv() -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == PROJECT
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
+
+
+def test_pulumi_yaml_declares_exactly_the_settings_the_program_reads() -> None:
+    assert list(project_config()) == list(DEFAULTS)
+
+
+def test_every_declared_setting_has_type_default_and_description_matching_the_program() -> None:
+    for key, spec in project_config().items():
+        assert set(spec) == {"type", "default", "description"}, key
+        assert spec["description"].strip(), key
+        expected_type = "integer" if key in INTEGER_KEYS else "string"
+        assert spec["type"] == expected_type, key
+        # The CLI rejects a default that does not match the declared type.
+        assert isinstance(spec["default"], int if expected_type == "integer" else str), key
+        assert str(spec["default"]) == DEFAULTS[key], key
+
+
+def test_secret_settings_are_described_as_secrets_and_default_to_unset() -> None:
+    for key in SECRET_KEYS:
+        spec = project_config()[key]
+        assert spec["description"].startswith("Secret."), key
+        assert spec["default"] == "", key
+
+
+def test_stack_files_use_known_keys_in_the_project_namespace() -> None:
+    for stack in ("test", "prod"):
+        raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        for key in raw:
+            assert key.startswith(f"{PROJECT}:"), key
+        assert set(stack_file_config(stack)) <= set(DEFAULTS), stack
+
+
+def test_stack_files_carry_no_secret_in_plaintext() -> None:
+    for stack in ("test", "prod"):
+        for key, value in stack_file_config(stack).items():
+            if key in SECRET_KEYS:
+                assert isinstance(value, dict), f"{stack}: {key} must be a `secure:` value"
+                assert set(value) == {"secure"}, f"{stack}: {key} must be a `secure:` value"
+
+
+def test_test_stack_is_the_old_online_sh_test() -> None:
+    assert stack_file_config("test") == {
+        "target": "docker",
+        "runtimeEnv": "test",
+        "hostPort": 8083,
+        "logDir": "/tmp/data/test/logs",
+    }
+
+
+def test_prod_stack_targets_kubernetes_with_replicas_and_a_registry() -> None:
+    prod = stack_file_config("prod")
+    assert prod["target"] == "kubernetes"
+    assert prod["runtimeEnv"] == "prod"
+    assert prod["replicas"] >= 2
+    assert "." in prod["imageRepository"].split("/", 1)[0]
+
+
+def test_docs_config_reference_matches_pulumi_yaml() -> None:
+    text = DOCS.read_text()
+    match = re.search(r"<!-- config-reference:start -->\n(.*?)\n<!-- config-reference:end -->", text, re.S)
+    assert match, "docs/pulumi.md lost its config-reference markers"
+    assert match.group(1) == config_reference(), f"update docs/pulumi.md's table to:\n{config_reference()}"
+
+
+def test_docs_tell_how_to_log_in_set_secrets_and_deploy_each_stack() -> None:
+    text = DOCS.read_text()
+    for step in (
+        "pulumi login --local",
+        "PULUMI_CONFIG_PASSPHRASE",
+        "pulumi config set -s prod --secret databaseUrl",
+        "pulumi up -s test",
+        "pulumi up -s prod",
+        "pulumi preview",
+        "```mermaid",
+    ):
+        assert step in text, step
