@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.docker_runtime import DATA_MOUNT, LOG_MOUNT
-from components.settings import SERVICE_PORT, DockerSettings, ServiceEnv
+from components.settings import APP_UID, SERVICE_PORT, DockerSettings, ServiceEnv
 
 HEALTHCHECK = ["CMD", "python", "/app/healthcheck.py"]
 
@@ -46,6 +46,9 @@ class DockerService(pulumi.ComponentResource):
             f"{name}-container",
             name=settings.container_name,
             image=args.image_ref,
+            # The image's own USER is 10001 too; saying it here lets the PR check's policy pack see
+            # (at preview, before the image exists) that the container does not run as root.
+            user=f"{APP_UID}:{APP_UID}",
             ports=[
                 docker.ContainerPortArgs(
                     internal=SERVICE_PORT, external=settings.host_port, ip=settings.host_ip, protocol="tcp"
@@ -59,7 +62,7 @@ class DockerService(pulumi.ComponentResource):
             envs=envs,
             restart=settings.restart_policy,
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=HEALTHCHECK, interval="10s", timeout="5s", retries=3, start_period="10s"
+                tests=HEALTHCHECK, interval="10s", timeout="5s", retries=3, start_period="30s"
             ),
             wait=True,
             wait_timeout=settings.healthy_timeout,
