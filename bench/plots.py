@@ -1,0 +1,62 @@
+"""Throughput and p99 against concurrency, one PNG per database, one line per gunicorn config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on CI or a server
+
+import matplotlib.pyplot as plt
+
+from bench.serving_bench import ENDPOINTS, LoadResult
+
+
+def plot_serving(results: list[LoadResult], out_dir: Path) -> list[Path]:
+    """Write bench-serving-<database>.png into out_dir; return the paths written."""
+    written: list[Path] = []
+    for database in sorted({r.database for r in results}):
+        fig, axes = plt.subplots(2, len(ENDPOINTS), figsize=(11, 7.5), squeeze=False)
+        for col, endpoint in enumerate(ENDPOINTS):
+            rows = [r for r in results if r.database == database and r.endpoint == endpoint]
+            for config in dict.fromkeys(r.config for r in rows):
+                series = sorted((r for r in rows if r.config == config), key=lambda r: r.concurrency)
+                xs = [r.concurrency for r in series]
+                axes[0][col].errorbar(
+                    xs,
+                    [r.rps.median for r in series],
+                    yerr=_spread(series, "rps"),
+                    marker="o",
+                    capsize=3,
+                    label=config,
+                )
+                axes[1][col].errorbar(
+                    xs,
+                    [r.p99_ms.median for r in series],
+                    yerr=_spread(series, "p99_ms"),
+                    marker="o",
+                    capsize=3,
+                )
+            axes[0][col].set_title(f"{endpoint} ({database})")
+            axes[0][col].set_ylabel("requests/s (median, bars: min-max)")
+            axes[1][col].set_ylabel("p99 latency, ms")
+            for row in (0, 1):
+                axes[row][col].set_xscale("log", base=2)
+                axes[row][col].set_xlabel("concurrent connections (wrk -c)")
+                axes[row][col].grid(True, alpha=0.3)
+            axes[0][col].set_ylim(bottom=0)
+            axes[1][col].set_ylim(bottom=0)
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle(f"gunicorn configurations on the shipped image, {database}")
+        fig.tight_layout()
+        path = out_dir / f"bench-serving-{database}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _spread(series: list[LoadResult], attr: str) -> list[list[float]]:
+    spreads = [getattr(r, attr) for r in series]
+    return [[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]]

@@ -1,0 +1,237 @@
+"""Section 2: gunicorn configurations under wrk, on the shipped image, with PostgreSQL and SQLite.
+
+Every configuration runs the same image against the same prepared database; only gunicorn's config
+(and the worker-class env var) changes. The containers use the host network and bind 127.0.0.1
+only, so no proxy sits between wrk and gunicorn and no traffic leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+
+from bench.common import BENCH_DIR, BenchError, Cleanup, Spread, label_args, run, wait_for_status
+
+OLD_CONF = BENCH_DIR / "seed-style" / "docker" / "gunicorn.conf"
+WRK_SCRIPT = BENCH_DIR / "wrk" / "request.lua"
+ADMIN_USER = "benchadmin"
+ADMIN_PASSWORD = "bench-password-123"
+# The admin role holds every permission, so authorize answers 200 (a 403 would count as an error).
+AUTHORIZE_BODY = json.dumps({"permission": "users:read"})
+ENDPOINTS = {
+    "healthz": ("GET", "/healthz"),
+    "authorize": ("POST", "/api/v1/authorize"),
+}
+WORKER_CLASSES = ("sync", "gthread", "gevent")
+
+
+@dataclass(frozen=True)
+class GunicornConfig:
+    """One way to start gunicorn in the shipped image."""
+
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+    old_conf: bool = False  # mount the seed's gunicorn.conf instead of /app/gunicorn.conf.py
+
+
+@dataclass
+class Database:
+    """A prepared database: container env and mounts, and a bearer token for the bench admin."""
+
+    name: str
+    env: dict[str, str]
+    mounts: list[str]
+    token: str = ""
+
+
+@dataclass
+class LoadResult:
+    database: str
+    config: str
+    endpoint: str
+    concurrency: int
+    rps: Spread
+    p50_ms: Spread
+    p99_ms: Spread
+    errors: int  # summed over the runs: socket errors + non-2xx answers
+    requests: int
+    loadavg: float  # 1-minute load average before the first run: how busy the machine already was
+
+
+@dataclass
+class ServingPlan:
+    concurrencies: list[int]
+    duration_s: int
+    runs: int
+    warmup_s: int
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def docker_env(env: dict[str, str]) -> list[str]:
+    return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+
+
+def base_env() -> dict[str, str]:
+    # prod: the settings the service really ships with (prod refuses a short or default key).
+    return {"RUNTIME_ENV": "prod", "SECRET_KEY": secrets.token_hex(32), "LOG_LEVEL": "info"}
+
+
+def flask_in_image(image: str, db: Database, env: dict[str, str], *args: str) -> None:
+    """One-shot `flask ...` in the image against the bench database (migrations, first admin)."""
+    cmd = ["docker", "run", "--rm", "--network", "host", *label_args("serving"), *db.mounts]
+    run([*cmd, *docker_env({**env, **db.env}), image, "flask", *args], timeout=300)
+
+
+def prepare_databases(image: str, postgres_url: str, env: dict[str, str], cleanup: Cleanup) -> list[Database]:
+    """A fresh PostgreSQL database and a fresh SQLite volume, migrated, each with the bench admin."""
+    suffix = uuid.uuid4().hex[:8]
+    pg_name = f"bench_{suffix}"
+    run(["su", "postgres", "-c", f"createdb -O model {pg_name}"])
+    cleanup.databases.append(pg_name)
+    pg_url = postgres_url.rsplit("/", 1)[0] + f"/{pg_name}"
+    volume = f"microservice-model-bench-sqlite-{suffix}"
+    run(["docker", "volume", "create", *label_args("serving"), volume])
+    cleanup.volumes.append(volume)
+    databases = [
+        Database("postgresql", {"DATABASE_URL": pg_url}, []),
+        Database("sqlite", {}, ["-v", f"{volume}:/app/data"]),
+    ]
+    for db in databases:
+        flask_in_image(image, db, env, "db", "upgrade")
+        flask_in_image(image, db, {**env, "ADMIN_PASSWORD": ADMIN_PASSWORD}, "create-admin", ADMIN_USER)
+    return databases
+
+
+def login(port: int) -> str:
+    body = json.dumps({"username": ADMIN_USER, "password": ADMIN_PASSWORD}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/login",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return str(json.load(response)["access_token"])
+
+
+def start_server(
+    image: str, config: GunicornConfig, db: Database, env: dict[str, str], cleanup: Cleanup
+) -> tuple[str, int]:
+    """Start gunicorn with `config`; return (container name, port) once /healthz answers."""
+    port = free_port()
+    name = f"microservice-model-bench-serve-{uuid.uuid4().hex[:8]}"
+    cmd = ["docker", "run", "-d", "--name", name, "--network", "host", *label_args("serving"), *db.mounts]
+    if config.old_conf:
+        cmd += ["-v", f"{OLD_CONF}:/bench/gunicorn.conf:ro"]
+    cmd += [*docker_env({**env, **db.env, **config.env}), image]
+    if config.old_conf:
+        gunicorn = ["gunicorn", "-c", "/bench/gunicorn.conf", "--bind", f"127.0.0.1:{port}"]
+        cmd += [*gunicorn, "service:create_app()"]
+    else:
+        cmd += ["gunicorn", "--config", "/app/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    run(cmd)
+    cleanup.containers.append(name)
+    try:
+        wait_for_status(f"http://127.0.0.1:{port}/healthz", timeout=90)
+    except BenchError as error:
+        logs = run(["docker", "logs", "--tail", "30", name], check=False)
+        raise BenchError(f"{error}\n{logs.stdout[-2000:]}{logs.stderr[-2000:]}") from None
+    return name, port
+
+
+def worker_summary(container: str) -> str:
+    """What gunicorn says it runs: worker class and number of workers (from its start-up log)."""
+    logs = run(["docker", "logs", container], check=False)
+    text = logs.stdout + logs.stderr
+    worker = re.search(r"Using worker: (\w+)", text)
+    booted = len(set(re.findall(r"Booting worker with pid: (\d+)", text)))
+    return f"{worker.group(1) if worker else '?'} x{booted}"
+
+
+def wrk(port: int, endpoint: str, token: str, concurrency: int, duration_s: int) -> dict[str, int]:
+    """One wrk run; returns the numbers request.lua's done() printed."""
+    method, path = ENDPOINTS[endpoint]
+    env = {"BENCH_METHOD": method, "BENCH_TOKEN": token if endpoint == "authorize" else ""}
+    env["BENCH_BODY"] = AUTHORIZE_BODY if endpoint == "authorize" else ""
+    threads = min(2, concurrency)
+    cmd = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{duration_s}s", "--timeout", "5s"]
+    cmd += ["--latency", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}{path}"]
+    result = run(cmd, env=env, timeout=duration_s + 60)
+    match = re.search(r"^BENCH_JSON (.*)$", result.stdout, re.MULTILINE)
+    if match is None:
+        raise BenchError(f"wrk printed no BENCH_JSON line:\n{result.stdout[-2000:]}")
+    return dict(json.loads(match.group(1)))
+
+
+def measure(
+    port: int, db: Database, config: GunicornConfig, endpoint: str, concurrency: int, plan: ServingPlan
+) -> LoadResult:
+    loadavg = os.getloadavg()[0]
+    samples = [wrk(port, endpoint, db.token, concurrency, plan.duration_s) for _ in range(plan.runs)]
+    rps = [s["requests"] / (s["duration_us"] / 1e6) for s in samples]
+    errors = sum(s["connect"] + s["read"] + s["write"] + s["timeout"] + s["status"] for s in samples)
+    return LoadResult(
+        database=db.name,
+        config=config.name,
+        endpoint=endpoint,
+        concurrency=concurrency,
+        rps=Spread(rps),
+        p50_ms=Spread([s["p50_us"] / 1000 for s in samples]),
+        p99_ms=Spread([s["p99_us"] / 1000 for s in samples]),
+        errors=errors,
+        requests=sum(s["requests"] for s in samples),
+        loadavg=loadavg,
+    )
+
+
+def configs_to_compare(default_class: str) -> list[GunicornConfig]:
+    """Shipped defaults, the old config, and the shipped settings with each other worker class."""
+    configs = [GunicornConfig(f"shipped ({default_class})"), GunicornConfig("old (seed)", old_conf=True)]
+    for worker_class in WORKER_CLASSES:
+        if worker_class != default_class:
+            configs.append(
+                GunicornConfig(f"shipped + {worker_class}", env={"GUNICORN_WORKER_CLASS": worker_class})
+            )
+    return configs
+
+
+def bench_serving(
+    image: str, postgres_url: str, plan: ServingPlan, cleanup: Cleanup
+) -> tuple[list[LoadResult], dict[str, str]]:
+    """Every configuration x database x endpoint x concurrency. Returns results and worker summaries."""
+    env = base_env()
+    databases = prepare_databases(image, postgres_url, env, cleanup)
+    # Which class is the default: ask the image itself rather than assume.
+    name, _port = start_server(image, GunicornConfig("probe"), databases[1], env, cleanup)
+    default_class = worker_summary(name).split()[0]
+    run(["docker", "rm", "-f", name], check=False)
+    results: list[LoadResult] = []
+    workers: dict[str, str] = {}
+    for db in databases:
+        for config in configs_to_compare(default_class):
+            name, port = start_server(image, config, db, env, cleanup)
+            db.token = db.token or login(port)
+            workers[config.name] = worker_summary(name)
+            for endpoint in ENDPOINTS:
+                wrk(port, endpoint, db.token, max(plan.concurrencies), plan.warmup_s)  # warm pools/imports
+                for concurrency in plan.concurrencies:
+                    result = measure(port, db, config, endpoint, concurrency, plan)
+                    results.append(result)
+                    print(
+                        f"  {db.name:10} {config.name:18} {endpoint:9} c={concurrency:<4} "
+                        f"{result.rps.fmt(0):>18} rps  p99 {result.p99_ms.fmt(1):>18} ms  "
+                        f"errors {result.errors}"
+                    )
+            run(["docker", "rm", "-f", name], check=False, timeout=120)
+    return results, workers
