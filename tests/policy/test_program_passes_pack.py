@@ -1,0 +1,139 @@
+"""The real program, run under Pulumi mocks for `test` and `prod`, passes the policy pack.
+
+Every registration the engine would receive is sent to the pack process over gRPC, as `pulumi
+preview --policy-pack policy` does: each resource's inputs to Analyze (secrets still marked, as the
+engine sends them), then the whole stack (outputs, parents, dependencies) to AnalyzeStack. The
+pack cannot see whether a Docker env value is a Pulumi secret (pulumi-policy strips the mark), so
+that part is checked here from the raw registrations instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from google.protobuf import struct_pb2
+from microservice_policies.secret_env import looks_secret
+from microservice_policies.types import DOCKER_CONTAINER, LOCAL_COMMAND
+from pack_process import PackProcess, running_pack
+from pulumi.runtime import proto
+from pulumi.runtime.rpc import wrap_rpc_secret as secret_mark
+
+from tests.program.harness import ProgramRun, Registration, is_secret, plain, run_program
+
+# `pulumi config set --secret` values for the test stack too, so its env carries secrets to check.
+TEST_STACK_SECRETS = {
+    "secretKey": "t" * 40,
+    "databaseUrl": "postgresql+psycopg://model:test-db-password@127.0.0.1:5432/model",
+}
+
+
+def as_struct(props: dict[str, Any]) -> struct_pb2.Struct:
+    result = struct_pb2.Struct()
+    result.update(json.loads(json.dumps(props)))  # fails loudly on anything the engine could not send
+    return result
+
+
+def analyze_every_resource(pack: PackProcess, run: ProgramRun) -> list[str]:
+    found = []
+    for registration in run.resources:
+        for diagnostic in pack.analyze(
+            registration.type, registration.name, registration.inputs, urn=registration.urn
+        ):
+            found.append(f"{diagnostic.policyName} on {registration.name}: {diagnostic.message}")
+    return found
+
+
+def analyze_stack(pack: PackProcess, run: ProgramRun) -> list[str]:
+    resources = [
+        proto.AnalyzerResource(
+            type=r.type,
+            name=r.name,
+            urn=r.urn,
+            parent=r.parent,
+            properties=as_struct(r.outputs),
+            dependencies=r.dependencies,
+        )
+        for r in run.resources
+    ]
+    return [f"{d.policyName}: {d.message}" for d in pack.analyze_stack(resources)]
+
+
+@pytest.fixture(scope="module", params=["test", "prod"])
+def stack_run(request: pytest.FixtureRequest) -> Iterator[tuple[ProgramRun, PackProcess]]:
+    stack = request.param
+    run = run_program(stack, secrets=TEST_STACK_SECRETS if stack == "test" else None)
+    with running_pack(stack) as pack:
+        yield run, pack
+
+
+def test_every_resource_passes_the_pack(stack_run: tuple[ProgramRun, PackProcess]) -> None:
+    run, pack = stack_run
+    assert run.resources, "the program declared nothing"
+    assert analyze_every_resource(pack, run) == []
+
+
+def test_the_stack_passes_the_stack_policies(stack_run: tuple[ProgramRun, PackProcess]) -> None:
+    run, pack = stack_run
+    assert analyze_stack(pack, run) == []
+
+
+def test_the_pack_sees_the_service_and_its_migration(stack_run: tuple[ProgramRun, PackProcess]) -> None:
+    """Guards against a silent pass: the rules' resource types are the program's."""
+    run, _ = stack_run
+    types = {r.type for r in run.resources}
+    if run.stack == "test":
+        assert {DOCKER_CONTAINER, LOCAL_COMMAND} <= types
+    else:
+        assert {"kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job"} <= types
+
+
+def secret_looking_values(registration: Registration) -> Iterator[tuple[str, Any]]:
+    """(name, raw value with its secret mark) for each secret-looking env entry of a container or command."""
+    if registration.type == DOCKER_CONTAINER:
+        envs = registration.inputs.get("envs") or []
+        whole_list_secret = is_secret(envs)
+        for index, entry in enumerate(plain(envs)):
+            name, _, value = entry.partition("=")
+            if value and looks_secret(name, value):
+                yield name, envs if whole_list_secret else envs[index]
+    elif registration.type == LOCAL_COMMAND:
+        environment = registration.inputs.get("environment") or {}
+        whole_map_secret = is_secret(environment)
+        for name, value in plain(environment).items():
+            if value and looks_secret(name, value):
+                yield name, environment if whole_map_secret else environment[name]
+
+
+def test_secret_looking_docker_env_values_are_pulumi_secrets() -> None:
+    run = run_program("test", secrets=TEST_STACK_SECRETS)
+    checked = {
+        (r.name, name): is_secret(raw)
+        for r in run.resources
+        if r.type in (DOCKER_CONTAINER, LOCAL_COMMAND)
+        for name, raw in secret_looking_values(r)
+    }
+    assert checked, "no secret-looking env value found: the check would prove nothing"
+    assert {key for key, secret in checked.items() if not secret} == set()
+
+
+def test_the_secret_check_tells_plaintext_from_pulumi_secrets() -> None:
+    """The check above can fail: a plaintext SECRET_KEY in a container's envs is found as such."""
+    container = Registration(
+        urn="urn:pulumi:test::microservice-model::docker:index/container:Container::c",
+        type=DOCKER_CONTAINER,
+        name="c",
+        parent="",
+        custom=True,
+        inputs={"envs": ["RUNTIME_ENV=test", "SECRET_KEY=plain", secret_mark("DATABASE_URL=sqlite:///x")]},
+        dependencies=[],
+        provider="",
+        delete_before_replace=False,
+        replace_on_changes=[],
+        retain_on_delete=False,
+    )
+    assert [(name, is_secret(raw)) for name, raw in secret_looking_values(container)] == [
+        ("SECRET_KEY", False)
+    ]
