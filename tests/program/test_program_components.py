@@ -1,0 +1,68 @@
+"""Components on their own, in the classic Pulumi unit-test style: each test RETURNS its Output.
+
+`pulumi.runtime.test` awaits the returned Output, so an assertion inside `apply` that fails fails
+the test (an apply that nobody awaits could never fail it).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components.image import ServiceImage, ServiceImageArgs
+from components.kubernetes_migration import KubernetesMigration, KubernetesMigrationArgs, job_name
+from components.kubernetes_pod import PodEnv
+from components.settings import parse_settings
+from tests.program.harness import PROJECT, ProgramMocks, RecordingMonitor
+
+DIGEST = "sha256:" + "ab12" * 16
+
+
+@pytest.fixture
+def monitor() -> RecordingMonitor:
+    recording = RecordingMonitor(ProgramMocks())
+    pulumi.runtime.set_mocks(recording.mocks, project=PROJECT, stack="test", preview=False, monitor=recording)
+    return recording
+
+
+@pulumi.runtime.test
+def test_local_image_ref_is_the_image_id_digest(monitor: RecordingMonitor) -> pulumi.Output[None]:
+    image = ServiceImage("image", ServiceImageArgs(parse_settings("test", {}, set()).image, None))
+
+    def check(ref: str) -> None:
+        assert ref.startswith("sha256:")
+        assert len(ref) == len("sha256:") + 64
+
+    return image.ref.apply(check)
+
+
+@pulumi.runtime.test
+def test_migration_job_is_named_after_the_image_digest(monitor: RecordingMonitor) -> pulumi.Output[None]:
+    settings = parse_settings(
+        "test",
+        {
+            "target": "kubernetes",
+            "imageRepository": "registry.example.com/team/service",
+            "databaseUrl": "postgresql+psycopg://u:p@db/model",
+        },
+        {"databaseUrl"},
+    )
+    migration = KubernetesMigration(
+        "migration",
+        KubernetesMigrationArgs(
+            settings.kubernetes,
+            "microservice-model",
+            pulumi.Output.from_input(f"registry.example.com/team/service@{DIGEST}"),
+            PodEnv("env", "secret-env", None),
+            settings.labels,
+        ),
+    )
+
+    def check(name: str) -> None:
+        assert name == "microservice-model-migrate-ab12ab12ab12"
+
+    return migration.job_name.apply(check)
+
+
+def test_job_name_uses_the_digest_of_a_local_image_id_too() -> None:
+    assert job_name(DIGEST) == "microservice-model-migrate-ab12ab12ab12"
