@@ -8,6 +8,7 @@ PULUMI_STACK before every check. The allowed port and the stacks come from this 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -45,7 +46,8 @@ CONFIG_SCHEMA = PolicyConfigSchema(
 
 
 def current_stack() -> str:
-    return pulumi.get_stack() or ""
+    """The stack being checked: pulumi-policy configures the runtime from the engine's PULUMI_STACK."""
+    return pulumi.get_stack() or os.environ.get("PULUMI_STACK", "")
 
 
 def _settings(config: Mapping[str, Any]) -> tuple[int, list[str]]:
