@@ -1,6 +1,6 @@
 """Fixtures for the image tests: a Docker client, host log dirs, and containers that are always removed.
 
-Everything created here is labelled (tests.support.images.test_labels("image")) and removed in
+Everything created here is labelled (tests.support.images.labels_for("image")) and removed in
 teardown by its own name or id, also when a test fails.
 """
 
@@ -17,7 +17,7 @@ import docker.errors
 import pytest
 
 from tests.support.containers import PortBusyError, make_host_dir_for_service
-from tests.support.images import BuiltImage, build, docker_client, remove_built_image, test_labels
+from tests.support.images import BuiltImage, build, docker_client, labels_for, remove_built_image
 
 AREA = "image"
 
@@ -58,7 +58,7 @@ def run_container(docker_api: Any, request: pytest.FixtureRequest) -> Iterator[C
 
     def run(image: str, **options: Any) -> Any:
         name = f"microservice.model-test-{request.module.__name__.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}"
-        options.setdefault("labels", {}).update(test_labels(AREA))
+        options.setdefault("labels", {}).update(labels_for(AREA))
         # create, then start: a container whose start fails (e.g. port taken) is still removed below.
         container = docker_api.containers.create(image, name=name, **options)
         started.append(container)
@@ -85,7 +85,7 @@ def build_image_from(docker_api: Any, base_image: str) -> Iterator[Callable[...,
 
     def build_from(context: Path, **options: Any) -> BuiltImage:
         tag = f"microservice-model-test/{AREA}:{uuid.uuid4().hex[:12]}"
-        built = build(context, base_image, tag, test_labels(AREA), client=docker_api, **options)
+        built = build(context, base_image, tag, labels_for(AREA), client=docker_api, **options)
         built_images.append(built)
         return built
 

@@ -20,17 +20,29 @@ class PortBusyError(RuntimeError):
     pass
 
 
-def ensure_port_free(port: int, client: Any) -> None:
-    """Fail with a clear message when `port` is taken (e.g. another engineer's test holds 8083)."""
+def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind(("0.0.0.0", port))  # noqa: S104 (docker publishes on all interfaces)
-        except OSError as error:
+        except OSError:
+            return False
+    return True
+
+
+def ensure_port_free(port: int, client: Any, wait: float = 60) -> None:
+    """Fail with a clear message when `port` stays taken (e.g. another engineer's test holds 8083).
+
+    Waits a little first: on a shared engine another test run may be about to release it.
+    """
+    deadline = time.monotonic() + wait
+    while not port_is_free(port):
+        if time.monotonic() > deadline:
             holders = [c.name for c in client.containers.list(filters={"publish": str(port)})]
             raise PortBusyError(
-                f"host port {port} is busy ({error.strerror}); held by containers {holders or 'none'}"
-                f" or another process. Free it (or wait for the other test run) and retry."
-            ) from None
+                f"host port {port} stayed busy for {wait:.0f}s; held by containers {holders or 'none'}"
+                " or another process. Free it (or wait for the other test run) and retry."
+            )
+        time.sleep(1)
 
 
 def make_host_dir_for_service(path: Path) -> Path:

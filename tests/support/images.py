@@ -29,7 +29,7 @@ STEP_HEADER = re.compile(r"^Step (\d+)/\d+ : (.*)$")
 STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12})$")
 
 
-def test_labels(area: str) -> dict[str, str]:
+def labels_for(area: str) -> dict[str, str]:
     """Labels for anything a test creates: its area and this pytest session."""
     return {TEST_LABEL: area, SESSION_LABEL: SESSION_ID}
 
@@ -140,6 +140,7 @@ def build(
             log_lines.extend(chunk["stream"].rstrip("\n").split("\n"))
         if "error" in chunk:
             log = "\n".join(log_lines)
+            remove_step_images_made_by(log, client)
             raise ImageBuildError(f"docker build of {context} failed: {chunk['error'].strip()}", log)
         if "aux" in chunk and "ID" in chunk["aux"]:
             image_id = chunk["aux"]["ID"]
@@ -152,6 +153,16 @@ def build(
 def build_image(context: Path, base_image: str, tag: str, labels: Mapping[str, str], **options: Any) -> str:
     """Build and return the image id (see `build` for the options)."""
     return build(context, base_image, tag, labels, **options).id
+
+
+def remove_step_images_made_by(log: str, client: Any) -> None:
+    """After a failed build: remove the untagged step images it made (not those it took from cache)."""
+    for step in reversed(parse_steps(log)):
+        if step.image_id and not step.cached and not step.instruction.upper().startswith("FROM "):
+            try:
+                client.images.remove(step.image_id, noprune=True)
+            except (docker.errors.NotFound, docker.errors.APIError):
+                pass  # already gone, or a concurrent build uses it as its parent: not ours to force
 
 
 def remove_built_image(built: BuiltImage, *, client: Any = None) -> None:
@@ -184,7 +195,7 @@ def session_service_image(app_dir: Path, base_image: str) -> Iterator[str]:
         app_dir,
         base_image,
         tag,
-        test_labels("service-image"),
+        labels_for("service-image"),
         pip_index_url=os.environ.get("PIP_INDEX_URL", ""),
         client=client,
     )
