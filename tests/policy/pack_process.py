@@ -1,5 +1,5 @@
-"""Start policy/__main__.py as the Pulumi CLI does (a process that prints its gRPC port) and talk
-to it over gRPC with the engine's own Analyzer messages."""
+"""Start the policy pack as the Pulumi CLI does (a process that prints its gRPC port) and talk to
+it over gRPC with the engine's own Analyzer messages."""
 
 from __future__ import annotations
 
@@ -78,9 +78,10 @@ def running_pack(stack: str) -> Iterator[PackProcess]:
         "PULUMI_STACK": stack,
         "PULUMI_DRY_RUN": "true",
     }
+    # The Python language host starts a policy pack as `python -u -m pulumi.policy <engine> <pack dir>`.
     process = subprocess.Popen(
-        [sys.executable, "-u", "__main__.py"],
-        cwd=POLICY_DIR,
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(POLICY_DIR)],
+        cwd=POLICY_DIR.parent,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
