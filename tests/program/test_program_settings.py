@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import DEFAULTS, SettingsError, parse_settings
+from components.settings import DEFAULTS, SettingsError, parse_settings, public_url
 from tests.program.harness import run_failing_program, run_program
 
 GOOD_DATABASE_URL = "postgresql+psycopg://model:pw@db:5432/model"
@@ -97,6 +97,11 @@ BAD_VALUES = [
     ("memoryLimit", "1GB", "memoryLimit = '1GB' is not allowed: expected memory like 256Mi"),
     ("cpuRequest", "2", "cpuRequest = '2' is not allowed: it must not exceed cpuLimit '1'"),
     ("memoryRequest", "1Gi", "memoryRequest = '1Gi' is not allowed: it must not exceed memoryLimit '512Mi'"),
+    (
+        "imageRepository",
+        "bad_host.io/team/x",
+        "imageRepository = 'bad_host.io/team/x' has an invalid registry",
+    ),
     ("hostport", "8083", "hostport is not a setting of this program: allowed keys are target, runtimeEnv"),
 ]
 
@@ -226,3 +231,16 @@ def test_the_test_stack_switched_to_kubernetes_deploys_there() -> None:
     assert run.export("target") == "kubernetes"
     assert run.one("kubernetes:apps/v1:Deployment").input("metadata")["namespace"] == "microservice-model"
     assert not run.of_type("docker:index/container:Container")
+
+
+@pytest.mark.parametrize(
+    ("values", "url"),
+    [
+        ({}, "http://127.0.0.1:8083"),
+        ({"hostIp": "10.0.0.5", "hostPort": "9000"}, "http://10.0.0.5:9000"),
+        ({"hostIp": "::1"}, "http://[::1]:8083"),
+        ({"dockerHost": "tcp://docker.internal:2376"}, "http://docker.internal:8083"),
+    ],
+)
+def test_exported_url_names_an_address_that_answers(values: dict[str, str], url: str) -> None:
+    assert public_url(parse_settings("test", values, set()).docker) == url
