@@ -20,6 +20,7 @@ from microservice_policies.types import DOCKER_CONTAINER, LOCAL_COMMAND
 from pack_process import PackProcess, running_pack
 from pulumi.runtime import proto
 from pulumi.runtime.rpc import wrap_rpc_secret as secret_mark
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from tests.program.harness import ProgramRun, Registration, is_secret, plain, run_program
 
@@ -36,6 +37,17 @@ def as_struct(props: dict[str, Any]) -> struct_pb2.Struct:
     return result
 
 
+def unknown_digest(value: Any, digest: str) -> Any:
+    """The value as a preview sends it: anything built from the not-yet-built image is unknown."""
+    if isinstance(value, dict):
+        return {key: unknown_digest(item, digest) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unknown_digest(item, digest) for item in value]
+    if isinstance(value, str) and digest in value:
+        return UNKNOWN_STRING_VALUE
+    return value
+
+
 def analyze_every_resource(pack: PackProcess, run: ProgramRun) -> list[str]:
     found = []
     for registration in run.resources:
@@ -46,19 +58,23 @@ def analyze_every_resource(pack: PackProcess, run: ProgramRun) -> list[str]:
     return found
 
 
-def analyze_stack(pack: PackProcess, run: ProgramRun) -> list[str]:
-    resources = [
+def stack_resources(run: ProgramRun, unknown: str = "") -> list[Any]:
+    """The stack as AnalyzeStack gets it: outputs, parents, dependencies (`unknown`: a preview's digest)."""
+    return [
         proto.AnalyzerResource(
             type=r.type,
             name=r.name,
             urn=r.urn,
             parent=r.parent,
-            properties=as_struct(r.outputs),
+            properties=as_struct(unknown_digest(r.outputs, unknown) if unknown else r.outputs),
             dependencies=r.dependencies,
         )
         for r in run.resources
     ]
-    return [f"{d.policyName}: {d.message}" for d in pack.analyze_stack(resources)]
+
+
+def analyze_stack(pack: PackProcess, run: ProgramRun) -> list[str]:
+    return [f"{d.policyName}: {d.message}" for d in pack.analyze_stack(stack_resources(run))]
 
 
 @pytest.fixture(scope="module", params=["test", "prod"])
@@ -78,6 +94,23 @@ def test_every_resource_passes_the_pack(stack_run: tuple[ProgramRun, PackProcess
 def test_the_stack_passes_the_stack_policies(stack_run: tuple[ProgramRun, PackProcess]) -> None:
     run, pack = stack_run
     assert analyze_stack(pack, run) == []
+
+
+def test_at_preview_the_pack_only_notes_what_it_cannot_know_yet(
+    stack_run: tuple[ProgramRun, PackProcess],
+) -> None:
+    """Before the build the digest is unknown: rules that need it say so (advisory), none is violated."""
+    run, pack = stack_run
+    digest = str(run.export("imageDigest")).rsplit("sha256:", 1)[1]
+    levels: dict[str, set[int]] = {}
+    for r in run.resources:
+        inputs = unknown_digest(r.inputs, digest)
+        for diagnostic in pack.analyze(r.type, r.name, inputs, urn=r.urn):
+            levels.setdefault(diagnostic.policyName, set()).add(diagnostic.enforcementLevel)
+            assert "can't be known during preview" in diagnostic.message, diagnostic.message
+    assert "images-by-digest" in levels  # the container / Deployment image really was unknown
+    assert set().union(*levels.values()) == {proto.ADVISORY}
+    assert pack.analyze_stack(stack_resources(run, unknown=digest)) == []
 
 
 def test_the_pack_sees_the_service_and_its_migration(stack_run: tuple[ProgramRun, PackProcess]) -> None:
