@@ -61,6 +61,9 @@ class DockerService(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
             envs=envs,
             restart=settings.restart_policy,
+            # Logs also go to stdout; cap what the engine keeps of them (json-file grows without bound).
+            log_driver="json-file",
+            log_opts={"max-size": "10m", "max-file": "3"},
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=HEALTHCHECK, interval="10s", timeout="5s", retries=3, start_period="30s"
             ),

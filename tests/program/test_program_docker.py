@@ -85,6 +85,12 @@ def test_container_restarts_checks_health_and_waits_for_healthy(test_stack: Prog
     assert container.input("stopTimeout") == 45
 
 
+def test_container_stdout_logs_are_rotated_by_the_engine(test_stack: ProgramRun) -> None:
+    container = test_stack.one(CONTAINER)
+    assert container.input("logDriver") == "json-file"
+    assert container.input("logOpts") == {"max-size": "10m", "max-file": "3"}
+
+
 def test_container_with_fixed_name_and_port_is_deleted_before_its_replacement(test_stack: ProgramRun) -> None:
     assert test_stack.one(CONTAINER).delete_before_replace is True
 
@@ -159,6 +165,7 @@ def test_exports_url_image_digest_and_container_name(test_stack: ProgramRun) -> 
     assert test_stack.export("containerName") == "microservice.model"
     assert test_stack.export("runtimeEnv") == "test"
     assert test_stack.export("target") == "docker"
+    assert not any(is_secret(value) for value in test_stack.exports.values())
 
 
 def test_no_kubernetes_resource_on_the_docker_target(test_stack: ProgramRun) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -257,3 +260,17 @@ def test_rendered_prod_manifests_are_current(prod_stack: ProgramRun) -> None:
     assert MANIFESTS.read_text() == render_manifests(prod_stack), (
         "docs/manifests/prod.yaml is stale: run `.venv/bin/python scripts/render_manifests.py`"
     )
+
+
+def test_committed_prod_manifests_pass_the_kubernetes_validate_cli_strictly() -> None:
+    tool = Path(sys.executable).parent / "kubernetes-validate"
+    assert tool.exists(), "install the dev lock: kubernetes-validate is pinned in requirements-dev.txt"
+    result = subprocess.run(
+        [str(tool), "--strict", "-k", KUBERNETES_VERSION, str(MANIFESTS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("passed for resource") == 8, result.stdout
