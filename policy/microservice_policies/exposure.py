@@ -20,7 +20,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from .types import DOCKER_CONTAINER, K8S_SERVICE, K8S_WORKLOADS
+from .resource_types import DOCKER_CONTAINER, K8S_SERVICE, K8S_WORKLOADS
 from .workloads import containers
 
 DEFAULT_HOST_PORT = 8083

@@ -12,7 +12,7 @@ import re
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .types import DOCKER_CONTAINER, K8S_WORKLOADS
+from .resource_types import DOCKER_CONTAINER, K8S_WORKLOADS
 from .workloads import containers
 
 # name@sha256:<hex> (a repo digest) or sha256:<hex> (a local image ID): both are content addresses.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .types import K8S_SERVING_WORKLOADS, K8S_WORKLOADS
+from .resource_types import K8S_SERVING_WORKLOADS, K8S_WORKLOADS
 from .workloads import containers
 
 REQUIRED_LIMITS = ("cpu", "memory")

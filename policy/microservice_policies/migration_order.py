@@ -19,7 +19,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from .types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
+from .resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
 from .workloads import containers
 
 MIGRATION_COMMAND = "db upgrade"

@@ -14,7 +14,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .types import DOCKER_CONTAINER, K8S_WORKLOADS
+from .resource_types import DOCKER_CONTAINER, K8S_WORKLOADS
 from .workloads import K8sContainer, containers
 
 ROOT_NAMES = {"0", "root"}

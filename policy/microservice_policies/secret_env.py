@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .types import DOCKER_CONTAINER, K8S_WORKLOADS, LOCAL_COMMAND
+from .resource_types import DOCKER_CONTAINER, K8S_WORKLOADS, LOCAL_COMMAND
 from .workloads import containers
 
 NAME_PARTS = ("SECRET", "PASSWORD", "PASSWD")

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .types import K8S_CRONJOB, K8S_POD
+from .resource_types import K8S_CRONJOB, K8S_POD
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from microservice_policies.exposure import exposure
-from microservice_policies.types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_SERVICE
+from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_SERVICE
 from policy_harness import check_resource, deployment, docker_container, k8s_container
 
 OnStack = Callable[[str], None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from microservice_policies.k8s_runtime import probes, resource_limits
-from microservice_policies.types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, K8S_STATEFULSET
+from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, K8S_STATEFULSET
 from policy_harness import check_resource, deployment, docker_container, job, k8s_container
 
 

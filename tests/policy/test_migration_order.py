@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from microservice_policies.migration_order import migration_before_service
-from microservice_policies.types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
+from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
 from policy_harness import (
     check_stack,
     deployment,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from microservice_policies.non_root import run_as_non_root
-from microservice_policies.types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB
+from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB
 from policy_harness import check_resource, deployment, docker_container, job, k8s_container
 
 

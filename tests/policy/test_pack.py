@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from microservice_policies import POLICIES
-from microservice_policies.types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_SERVICE
+from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_SERVICE
 from pack_process import PackProcess, running_pack, secret
 from policy_harness import deployment, docker_container, k8s_container
 from pulumi.runtime import proto

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
+from microservice_policies.resource_types import DOCKER_CONTAINER, LOCAL_COMMAND
 from microservice_policies.secret_env import looks_secret
-from microservice_policies.types import DOCKER_CONTAINER, LOCAL_COMMAND
 from pack_process import PackProcess, running_pack
 from pulumi.runtime import proto
 from pulumi.runtime.rpc import wrap_rpc_secret as secret_mark

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
 from microservice_policies.secret_env import looks_secret, no_plaintext_secrets
-from microservice_policies.types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
 from policy_harness import check_resource, deployment, docker_container, job, k8s_container
 
 SECRET_KEY_REF = {"secretKeyRef": {"name": "app", "key": "databaseUrl"}}
