@@ -28,9 +28,10 @@ class DockerMigrationArgs:
 class DockerMigration(pulumi.ComponentResource):
     """A one-shot `docker run --rm <new image> flask db upgrade` with the service's env, volumes and network.
 
-    It is keyed on the image digest (`triggers`), so it runs again exactly when the image changes; a
-    non-zero exit fails `pulumi up` before the container is replaced, so the running version keeps
-    serving. Secrets reach it through the process environment (`-e NAME` with no value copies the
+    It is keyed on the image digest (`triggers`), so every new image runs it again and an unchanged one
+    does not (a change to its own env re-runs it too; `flask db upgrade` is idempotent). A non-zero
+    exit fails `pulumi up` before the container is replaced, so the running version keeps serving.
+    Secrets reach it through the process environment (`--env NAME` with no value copies the
     variable), never on the command line.
     """
 
