@@ -1,0 +1,44 @@
+"""`flask create-admin`: the first administrator, from ADMIN_PASSWORD or a prompt, with every permission."""
+
+from __future__ import annotations
+
+from conftest import LoginAs
+from flask import Flask
+from flask.testing import FlaskClient
+from service.models import PERMISSIONS
+
+
+def test_create_admin_prompts_for_the_password_when_admin_password_is_unset(
+    app: Flask, client: FlaskClient, login_as: LoginAs
+) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["create-admin", "second-admin"],
+        input="prompted-pass-1\nprompted-pass-1\n",
+        env={"ADMIN_PASSWORD": None},  # type: ignore[dict-item]  # None unsets the variable
+    )
+    assert result.exit_code == 0, result.output
+    me = client.get("/api/v1/users/me", headers=login_as("second-admin", "prompted-pass-1")).get_json()
+    assert me["roles"] == ["admin"]
+    assert me["permissions"] == sorted(PERMISSIONS)
+
+
+def test_create_admin_refuses_an_existing_username(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["create-admin", "admin"], env={"ADMIN_PASSWORD": "another-pass-1"}
+    )
+    assert result.exit_code != 0
+    assert "user 'admin' already exists" in result.output
+
+
+def test_create_admin_refuses_a_short_password(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["create-admin", "boss"], env={"ADMIN_PASSWORD": "short"})
+    assert result.exit_code != 0
+    assert "the password must be 8 to 128 characters" in result.output
+
+
+def test_create_admin_refuses_a_bad_username(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["create-admin", "no spaces allowed"], env={"ADMIN_PASSWORD": "long-enough-1"}
+    )
+    assert result.exit_code != 0
+    assert "USERNAME" in result.output
