@@ -14,7 +14,7 @@ def test_create_admin_prompts_for_the_password_when_admin_password_is_unset(
     result = app.test_cli_runner().invoke(
         args=["create-admin", "second-admin"],
         input="prompted-pass-1\nprompted-pass-1\n",
-        env={"ADMIN_PASSWORD": None},  # type: ignore[dict-item]  # None unsets the variable
+        env={"ADMIN_PASSWORD": None},  # None unsets the variable
     )
     assert result.exit_code == 0, result.output
     me = client.get("/api/v1/users/me", headers=login_as("second-admin", "prompted-pass-1")).get_json()
