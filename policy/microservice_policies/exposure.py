@@ -1,5 +1,5 @@
 """Rule: on restricted stacks (default: `test`), no LoadBalancer Service and no host port other
-than the configured one (default 8083).
+than the configured one (default 8083): Docker published ports, Kubernetes hostPort and NodePort.
 
 The stack name comes from the Pulumi runtime settings, which pulumi-policy fills from the engine's
 PULUMI_STACK before every check. The allowed port and the stacks come from this policy's config
@@ -74,13 +74,24 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         return
     where = f"on stack '{stack}'"
     if args.resource_type == K8S_SERVICE:
-        service_type = (args.props.get("spec") or {}).get("type")
+        spec = args.props.get("spec") or {}
+        service_type = spec.get("type")
         if service_type == "LoadBalancer":
             report_violation(
                 f"Service '{args.name}' is of type LoadBalancer {where}: use ClusterIP "
                 f"(LoadBalancer is refused on stacks {', '.join(restricted)}).",
                 None,
             )
+        elif service_type == "NodePort":  # a NodePort opens that port on every node: a host port
+            for port in spec.get("ports") or []:
+                node_port = _port(port.get("nodePort"))
+                if node_port != allowed:
+                    shown = "a random node port" if node_port is None else f"node port {node_port}"
+                    report_violation(
+                        f"Service '{args.name}' opens {shown} {where}: only the configured port "
+                        f"{allowed} is allowed; use ClusterIP.",
+                        None,
+                    )
     elif args.resource_type == DOCKER_CONTAINER:
         for internal, external in _docker_host_ports(args.props):
             if external is None:

@@ -25,6 +25,19 @@ def test_load_balancer_is_refused_on_test(on_stack: OnStack) -> None:
     assert check_resource(exposure, K8S_SERVICE, service("ClusterIP"), name="svc") == []
 
 
+def test_node_ports_other_than_the_configured_one_are_refused_on_test(on_stack: OnStack) -> None:
+    on_stack("test")
+    props = {"spec": {"type": "NodePort", "ports": [{"port": 8083, "nodePort": 30083}, {"port": 9000}]}}
+    assert check_resource(exposure, K8S_SERVICE, props, name="svc") == [
+        "Service 'svc' opens node port 30083 on stack 'test': only the configured port 8083 is allowed; "
+        "use ClusterIP.",
+        "Service 'svc' opens a random node port on stack 'test': only the configured port 8083 is allowed; "
+        "use ClusterIP.",
+    ]
+    allowed = {"spec": {"type": "NodePort", "ports": [{"port": 8083, "nodePort": 8083}]}}
+    assert check_resource(exposure, K8S_SERVICE, allowed, name="svc") == []
+
+
 def test_load_balancer_is_allowed_on_prod(on_stack: OnStack) -> None:
     on_stack("prod")
     assert check_resource(exposure, K8S_SERVICE, service("LoadBalancer")) == []
