@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -248,6 +248,9 @@ def _describe_secret(raw: str) -> str:
     return f"<secret, {len(raw)} characters>"
 
 
+Raw = Callable[[str], str]  # a key's raw string value, the default when the stack leaves it out
+
+
 def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Collection[str]) -> Settings:
     """Validate raw config values (as the Pulumi CLI passes them: strings) into `Settings`.
 
@@ -256,8 +259,7 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
     every bad key.
     """
     problems: list[str] = []
-    unknown = sorted(set(values) - set(DEFAULTS))
-    for key in unknown:
+    for key in sorted(set(values) - set(DEFAULTS)):
         problems.append(f"{key} is not a setting of this program: allowed keys are {', '.join(DEFAULTS)}")
 
     def raw(key: str) -> str:
@@ -265,19 +267,55 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
         return DEFAULTS[key] if value is None else value
 
     target = _one_of(problems, "target", raw("target"), TARGETS)
+    runtime_env = _runtime_env(problems, raw, stack)
+    log_level = _one_of(problems, "logLevel", raw("logLevel"), LOG_LEVELS)
+    graceful_timeout = _int_in_range(problems, "gracefulTimeout", raw("gracefulTimeout"), 1, 600)
+    secret_values = _secret_values(problems, raw, secret_keys, target, runtime_env)
+    image = _image_settings(problems, raw, stack, target, secret_values)
+    docker = _docker_settings(problems, raw, stack, runtime_env)
+    kubernetes = _kubernetes_settings(problems, raw)
+    if problems:
+        raise SettingsError(stack, problems)
+
+    def secret(key: str) -> pulumi.Output[str] | None:
+        # What Config.get_secret returns: the value wrapped as a Pulumi secret.
+        return pulumi.Output.secret(secret_values[key]) if secret_values[key] else None
+
+    return Settings(
+        stack=stack,
+        target=target,  # type: ignore[arg-type]  # checked against TARGETS above
+        runtime_env=runtime_env,
+        log_level=log_level,
+        graceful_timeout=graceful_timeout,
+        image=image,
+        docker=docker,
+        kubernetes=kubernetes,
+        secrets=Secrets(
+            database_url=secret("databaseUrl"),
+            secret_key=secret("secretKey"),
+            registry_password=secret("registryPassword"),
+        ),
+    )
+
+
+def _runtime_env(problems: list[str], raw: Raw, stack: str) -> str:
+    """RUNTIME_ENV: the stack name unless set, and only test or prod, as the old script allowed."""
     runtime_env = raw("runtimeEnv") or stack
     if runtime_env not in RUNTIME_ENVS:
-        source = "the stack name" if not raw("runtimeEnv") else "runtimeEnv"
+        source = "runtimeEnv" if raw("runtimeEnv") else "the stack name"
         problems.append(
             f"runtimeEnv = {runtime_env!r} (from {source}) is not allowed: the runtime environment must be "
             "'test' or 'prod', as in `bash online.sh test` or `bash online.sh prod`; deploy the stack "
             "`test` or `prod`, or set `pulumi config set runtimeEnv test|prod`"
         )
-    log_level = _one_of(problems, "logLevel", raw("logLevel"), LOG_LEVELS)
-    graceful_timeout = _int_in_range(problems, "gracefulTimeout", raw("gracefulTimeout"), 1, 600)
+    return runtime_env
 
-    # Secrets: set with `pulumi config set --secret`; a plaintext value is refused (never echoed).
-    secret_values: dict[str, str] = {}
+
+def _secret_values(
+    problems: list[str], raw: Raw, secret_keys: Collection[str], target: str, runtime_env: str
+) -> dict[str, str]:
+    """The secrets' plain values, for validation only; a plaintext-set secret is refused (never echoed)."""
+    values: dict[str, str] = {}
     for key in SECRET_KEYS:
         value = raw(key)
         if value and key not in secret_keys:
@@ -285,9 +323,9 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
                 f"{key} = <plaintext, {len(value)} characters> is not allowed: it must be a Pulumi secret, "
                 f"set it with `pulumi config set --secret {key} ...`"
             )
-        secret_values[key] = value
+        values[key] = value
 
-    database_url = secret_values["databaseUrl"]
+    database_url = values["databaseUrl"]
     if database_url:
         scheme = database_url.partition("://")[0] if "://" in database_url else ""
         if scheme not in DATABASE_SCHEMES:
@@ -306,22 +344,27 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
             "PostgreSQL URL with `pulumi config set --secret databaseUrl postgresql+psycopg://...`"
         )
 
-    secret_key = secret_values["secretKey"]
+    secret_key = values["secretKey"]
     if runtime_env == "prod" and len(secret_key) < 32:
         shown = _describe_secret(secret_key) if secret_key else "<unset>"
         problems.append(
             f"secretKey = {shown} is not allowed on prod: expected a random secret of at least 32 "
             "characters, e.g. `pulumi config set --secret secretKey $(openssl rand -hex 32)`"
         )
+    return values
 
-    # Image.
+
+def _image_settings(
+    problems: list[str], raw: Raw, stack: str, target: str, secret_values: Mapping[str, str]
+) -> ImageSettings:
     repository = raw("imageRepository")
-    if not _REPOSITORY.match(repository.split("/", 1)[-1] if _registry_host(repository) else repository):
+    registry_server = _registry_host(repository)
+    path = repository.split("/", 1)[-1] if registry_server else repository
+    if not _REPOSITORY.match(path):
         problems.append(
             f"imageRepository = {repository!r} is not allowed: expected a lowercase image name without "
             "tag or digest, e.g. microservice.model or registry.example.com/team/microservice-model"
         )
-    registry_server = _registry_host(repository)
     if registry_server is not None and not _REGISTRY_HOST.match(registry_server):
         problems.append(f"imageRepository = {repository!r} has an invalid registry host {registry_server!r}")
     if target == "kubernetes" and registry_server is None:
@@ -330,11 +373,11 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
             "the image, so name a registry to push to, e.g. registry.example.com/team/microservice-model"
         )
     registry_username = raw("registryUsername")
-    if bool(registry_username) != bool(secret_values["registryPassword"]):
+    has_password = bool(secret_values["registryPassword"])
+    if bool(registry_username) != has_password:
         problems.append(
             "registryUsername and registryPassword must be set together (registryUsername = "
-            f"{registry_username!r}, registryPassword = "
-            f"{'<set>' if secret_values['registryPassword'] else '<unset>'})"
+            f"{registry_username!r}, registryPassword = {'<set>' if has_password else '<unset>'})"
         )
     base_image = raw("baseImage")
     if not base_image or any(c.isspace() for c in base_image):
@@ -350,8 +393,20 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
     build_target = raw("buildTarget")
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", build_target):
         problems.append(f"buildTarget = {build_target!r} is not allowed: expected a Dockerfile stage name")
+    return ImageSettings(
+        repository=repository,
+        tag=stack,
+        base_image=base_image,
+        pip_index_url=pip_index_url,
+        platform=platform or None,
+        build_target=build_target,
+        push=target == "kubernetes",
+        registry_server=registry_server,
+        registry_username=registry_username or None,
+    )
 
-    # Docker target.
+
+def _docker_settings(problems: list[str], raw: Raw, stack: str, runtime_env: str) -> DockerSettings:
     docker_host = raw("dockerHost")
     if not docker_host.startswith(DOCKER_HOST_SCHEMES):
         problems.append(
@@ -371,96 +426,61 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
         problems.append(
             f"hostIp = {host_ip!r} is not allowed: expected an IP address, e.g. 0.0.0.0 or 127.0.0.1"
         )
-    host_port = _int_in_range(problems, "hostPort", raw("hostPort"), 1, 65535)
     log_dir = raw("logDir") or f"/tmp/data/{runtime_env}/logs"  # noqa: S108 - the old script's log path
     if not log_dir.startswith("/") or ":" in log_dir or any(c.isspace() for c in log_dir):
         problems.append(
             f"logDir = {log_dir!r} is not allowed: expected an absolute host path without ':' or spaces"
         )
-    restart_policy = _one_of(problems, "restartPolicy", raw("restartPolicy"), RESTART_POLICIES)
-    healthy_timeout = _int_in_range(problems, "healthyTimeout", raw("healthyTimeout"), 10, 3600)
+    name_suffix = f"-{suffix}" if suffix else ""
+    return DockerSettings(
+        host=docker_host,
+        container_name=f"{CONTAINER_NAME}{name_suffix}",
+        host_ip=host_ip,
+        host_port=_int_in_range(problems, "hostPort", raw("hostPort"), 1, 65535),
+        log_dir=log_dir,
+        restart_policy=_one_of(problems, "restartPolicy", raw("restartPolicy"), RESTART_POLICIES),
+        healthy_timeout=_int_in_range(problems, "healthyTimeout", raw("healthyTimeout"), 10, 3600),
+        network_name=f"{PROJECT}-{stack}{name_suffix}",
+        volume_name=f"{PROJECT}-data-{stack}{name_suffix}",
+    )
 
-    # Kubernetes target.
+
+def _kubernetes_settings(problems: list[str], raw: Raw) -> KubernetesSettings:
     namespace = raw("namespace")
     if not _DNS_LABEL.match(namespace):
         problems.append(
             f"namespace = {namespace!r} is not allowed: expected a DNS label (a-z, 0-9, '-', at most 63)"
         )
-    replicas = _int_in_range(problems, "replicas", raw("replicas"), 1, 50)
-    service_type = _one_of(problems, "serviceType", raw("serviceType"), SERVICE_TYPES)
-    cpu_request, cpu_limit = raw("cpuRequest"), raw("cpuLimit")
-    memory_request, memory_limit = raw("memoryRequest"), raw("memoryLimit")
     cpu = {key: _cpu_millis(raw(key)) for key in ("cpuRequest", "cpuLimit")}
-    memory = {key: _memory_bytes(raw(key)) for key in ("memoryRequest", "memoryLimit")}
-    for key, parsed in cpu.items():
-        if parsed is None or parsed <= 0:
+    for key, millis in cpu.items():
+        if millis is None or millis <= 0:
             problems.append(f"{key} = {raw(key)!r} is not allowed: expected CPU cores like 250m, 0.5 or 2")
-    for key, parsed_bytes in memory.items():
-        if parsed_bytes is None or parsed_bytes <= 0:
+    memory = {key: _memory_bytes(raw(key)) for key in ("memoryRequest", "memoryLimit")}
+    for key, size in memory.items():
+        if size is None or size <= 0:
             problems.append(f"{key} = {raw(key)!r} is not allowed: expected memory like 256Mi or 1Gi")
-    cpu_req, cpu_lim = cpu["cpuRequest"], cpu["cpuLimit"]
-    if cpu_req and cpu_lim and cpu_req > cpu_lim:
+    cpu_request, cpu_limit = cpu["cpuRequest"], cpu["cpuLimit"]
+    if cpu_request and cpu_limit and cpu_request > cpu_limit:
         problems.append(
-            f"cpuRequest = {cpu_request!r} is not allowed: it must not exceed cpuLimit {cpu_limit!r}"
+            f"cpuRequest = {raw('cpuRequest')!r} is not allowed: "
+            f"it must not exceed cpuLimit {raw('cpuLimit')!r}"
         )
-    mem_req, mem_lim = memory["memoryRequest"], memory["memoryLimit"]
-    if mem_req and mem_lim and mem_req > mem_lim:
+    memory_request, memory_limit = memory["memoryRequest"], memory["memoryLimit"]
+    if memory_request and memory_limit and memory_request > memory_limit:
         problems.append(
-            f"memoryRequest = {memory_request!r} is not allowed: "
-            f"it must not exceed memoryLimit {memory_limit!r}"
+            f"memoryRequest = {raw('memoryRequest')!r} is not allowed: "
+            f"it must not exceed memoryLimit {raw('memoryLimit')!r}"
         )
-
-    if problems:
-        raise SettingsError(stack, problems)
-
-    def secret(key: str) -> pulumi.Output[str] | None:
-        return pulumi.Output.secret(secret_values[key]) if secret_values[key] else None
-
-    name_suffix = f"-{suffix}" if suffix else ""
-    return Settings(
-        stack=stack,
-        target=target,  # type: ignore[arg-type]  # checked against TARGETS above
-        runtime_env=runtime_env,
-        log_level=log_level,
-        graceful_timeout=graceful_timeout,
-        image=ImageSettings(
-            repository=repository,
-            tag=stack,
-            base_image=base_image,
-            pip_index_url=pip_index_url,
-            platform=platform or None,
-            build_target=build_target,
-            push=target == "kubernetes",
-            registry_server=registry_server,
-            registry_username=registry_username or None,
-        ),
-        docker=DockerSettings(
-            host=docker_host,
-            container_name=f"{CONTAINER_NAME}{name_suffix}",
-            host_ip=host_ip,
-            host_port=host_port,
-            log_dir=log_dir,
-            restart_policy=restart_policy,
-            healthy_timeout=healthy_timeout,
-            network_name=f"{PROJECT}-{stack}{name_suffix}",
-            volume_name=f"{PROJECT}-data-{stack}{name_suffix}",
-        ),
-        kubernetes=KubernetesSettings(
-            kubeconfig=raw("kubeconfig") or None,
-            context=raw("kubeContext") or None,
-            namespace=namespace,
-            replicas=replicas,
-            service_type=service_type,
-            cpu_request=cpu_request,
-            cpu_limit=cpu_limit,
-            memory_request=memory_request,
-            memory_limit=memory_limit,
-        ),
-        secrets=Secrets(
-            database_url=secret("databaseUrl"),
-            secret_key=secret("secretKey"),
-            registry_password=secret("registryPassword"),
-        ),
+    return KubernetesSettings(
+        kubeconfig=raw("kubeconfig") or None,
+        context=raw("kubeContext") or None,
+        namespace=namespace,
+        replicas=_int_in_range(problems, "replicas", raw("replicas"), 1, 50),
+        service_type=_one_of(problems, "serviceType", raw("serviceType"), SERVICE_TYPES),
+        cpu_request=raw("cpuRequest"),
+        cpu_limit=raw("cpuLimit"),
+        memory_request=raw("memoryRequest"),
+        memory_limit=raw("memoryLimit"),
     )
 
 
