@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_deployer import HOST_PORT, LOG_DIR, StackDeployer, StackRun
-
-BASE_URL = f"http://127.0.0.1:{HOST_PORT}"
+from stack_deployer import LOG_DIR, StackDeployer, StackRun, make_deployer
 
 
 @pytest.fixture(scope="session")
@@ -40,24 +36,6 @@ def deploy_images(docker_engine: None) -> Iterator[list[dict[str, str]]]:
             pass  # gone already, or in use by someone else's container: leave it
 
 
-def wait_for_port_8083_free() -> None:
-    """The stack publishes 8083. Other suites (tests/image) publish it too: wait for it to be free,
-    then fail naming the holder."""
-    deadline = time.monotonic() + 300
-    while True:
-        holders = [
-            container.name
-            for container in docker.from_env().containers.list()
-            for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values()
-            if any(b["HostPort"] == str(HOST_PORT) for b in bindings or [])
-        ]
-        if not holders:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"port {HOST_PORT} is held by container(s) {holders}; stop them first")
-        time.sleep(2)
-
-
 @pytest.fixture(scope="session")
 def log_dir_files() -> Iterator[None]:
     """Put the stack's host log dir back as it was: remove what the runs added to it."""
@@ -72,18 +50,6 @@ def log_dir_files() -> Iterator[None]:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-
-
-def make_deployer(
-    project_dir: Path, workdir: Path, base_image: str, deploy_images: list[dict[str, str]]
-) -> Iterator[StackDeployer]:
-    wait_for_port_8083_free()
-    deployer = StackDeployer(project_dir=project_dir, workdir=workdir, base_image=base_image)
-    try:
-        yield deployer
-    finally:
-        deployer.cleanup()
-        deploy_images.extend(i for run in deployer.runs for i in run.built_images)
 
 
 @pytest.fixture
@@ -110,19 +76,3 @@ def deployed(
         run = deployer.up()
         assert run.error is None, f"the deploy failed:\n{run.error}"
         yield deployer, run
-
-
-def wait_for_http(url: str, timeout: float = 60) -> requests.Response:
-    """GET url until it answers 200 (the container may be restarting)."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(url, timeout=2)
-            if response.status_code == 200:
-                return response
-            last = f"{response.status_code} {response.text[:300]}"
-        except requests.RequestException as exc:
-            last = exc
-        time.sleep(0.25)
-    raise AssertionError(f"{url} did not answer 200 within {timeout}s; last: {last}")

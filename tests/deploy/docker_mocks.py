@@ -30,6 +30,7 @@ import docker
 import docker.errors
 import docker.types
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 HARNESS_LABEL = "microservice-model.deploy-test"
 LOCAL_DOCKER_HOSTS = {"", "unix:///var/run/docker.sock"}
@@ -84,6 +85,17 @@ def go_duration_ns(text: str) -> int:
     return int(sum(float(n) * NANOS[u] for n, u in parts))
 
 
+def reveal(value: Any) -> Any:
+    """Secret inputs reach the mock wrapped ({sig: secret, value: ...}); a provider sees the value."""
+    if is_rpc_secret(value):
+        return reveal(unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {key: reveal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [reveal(item) for item in value]
+    return value
+
+
 def as_int(value: Any) -> int:
     # Pulumi sends every number as a float over the wire.
     return int(value)
@@ -96,7 +108,7 @@ class Event:
     urn: str
     type: str
     name: str
-    action: str  # create | replace | delete | same | failed
+    action: str  # create | update | replace[-delete-first|-create-first] | delete | same | failed
     dependencies: list[str]
     started: float
     finished: float = 0.0
@@ -145,6 +157,7 @@ class DockerEngineMocks(Mocks):
                 f"{args.typ} {args.name}: the harness cannot create this resource type "
                 f"(supported: {sorted(self.handlers())})"
             )
+        args.inputs = reveal(args.inputs)
         previous = self.previous_state.get(registration.urn)
         event = Event(registration.urn, args.typ, args.name, "create", registration.dependencies, time.time())
         try:
@@ -353,9 +366,12 @@ class DockerEngineMocks(Mocks):
         if prev is not None and reg.delete_before_replace:
             delete_container(client, prev["id"], prev["inputs"])
         container_id = spec.create_and_start(client, self.run_label)
-        if prev is not None and not reg.delete_before_replace:
+        if prev is None:
+            return container_id, {**args.inputs, "id": container_id}, "create"
+        if not reg.delete_before_replace:
             delete_container(client, prev["id"], prev["inputs"])
-        return container_id, {**args.inputs, "id": container_id}, "replace" if prev else "create"
+        order = "delete-first" if reg.delete_before_replace else "create-first"
+        return container_id, {**args.inputs, "id": container_id}, f"replace-{order}"
 
     def delete_undeclared(self) -> None:
         """What `pulumi up` does last: delete what the previous run declared and this one did not."""

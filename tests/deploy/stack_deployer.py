@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
+import requests
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -20,6 +23,7 @@ from docker_mocks import HARNESS_LABEL  # noqa: E402
 
 STACK = "test"
 HOST_PORT = 8083  # the test stack's hostPort (Pulumi.test.yaml)
+BASE_URL = f"http://127.0.0.1:{HOST_PORT}"
 LOG_DIR = Path("/tmp/data/test/logs")  # the test stack's log dir (Pulumi.test.yaml)
 CONTAINER_TYPE = "docker:index/container:Container"
 COMMAND_TYPE = "command:local:Command"
@@ -114,3 +118,95 @@ class StackDeployer:
             network.remove()
         for volume in client.volumes.list(filters={"label": label}):
             volume.remove(force=True)
+
+
+@dataclass
+class Prober:
+    """GETs a URL every `interval` seconds from a thread and records (time, ok) for each probe."""
+
+    url: str
+    interval: float = 0.05
+    probes: list[tuple[float, bool]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Prober:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+
+    def _run(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                ok = session.get(self.url, timeout=1).status_code == 200
+            except requests.RequestException:
+                ok = False
+                session = requests.Session()  # drop a keep-alive connection to the old container
+            self.probes.append((started, ok))
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for _, ok in self.probes if not ok)
+
+    def outage_seconds(self) -> float:
+        """From the first failed probe to the first good probe after the last failed one."""
+        failed = [i for i, (_, ok) in enumerate(self.probes) if not ok]
+        if not failed:
+            return 0.0
+        end = failed[-1] + 1
+        last = self.probes[end][0] if end < len(self.probes) else self.probes[-1][0]
+        return last - self.probes[failed[0]][0]
+
+
+def wait_for_port_8083_free() -> None:
+    """The stack publishes 8083. Other suites (tests/image) publish it too: wait for it to be free,
+    then fail naming the holder."""
+    deadline = time.monotonic() + 300
+    while True:
+        holders = [
+            container.name
+            for container in docker.from_env().containers.list()
+            for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values()
+            if any(b["HostPort"] == str(HOST_PORT) for b in bindings or [])
+        ]
+        if not holders:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"port {HOST_PORT} is held by container(s) {holders}; stop them first")
+        time.sleep(2)
+
+
+def make_deployer(
+    project_dir: Path, workdir: Path, base_image: str, deploy_images: list[dict[str, str]]
+) -> Iterator[StackDeployer]:
+    wait_for_port_8083_free()
+    deployer = StackDeployer(project_dir=project_dir, workdir=workdir, base_image=base_image)
+    try:
+        yield deployer
+    finally:
+        deployer.cleanup()
+        deploy_images.extend(i for run in deployer.runs for i in run.built_images)
+
+
+def wait_for_http(url: str, timeout: float = 60) -> requests.Response:
+    """GET url until it answers 200 (the container may be restarting)."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=2)
+            if response.status_code == 200:
+                return response
+            last = f"{response.status_code} {response.text[:300]}"
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.25)
+    raise AssertionError(f"{url} did not answer 200 within {timeout}s; last: {last}")

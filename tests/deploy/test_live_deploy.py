@@ -7,8 +7,16 @@ import uuid
 
 import docker
 import requests
-from conftest import BASE_URL, wait_for_http
-from stack_deployer import COMMAND_TYPE, CONTAINER_TYPE, IMAGE_TYPE, LOG_DIR, StackDeployer, StackRun
+from stack_deployer import (
+    BASE_URL,
+    COMMAND_TYPE,
+    CONTAINER_TYPE,
+    IMAGE_TYPE,
+    LOG_DIR,
+    StackDeployer,
+    StackRun,
+    wait_for_http,
+)
 
 ADMIN_PASSWORD = "deploy-test-admin-pw-1"
 APP_UID = 10001  # docs/contract.md
