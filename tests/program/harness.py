@@ -23,6 +23,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.output import Unknown
 from pulumi.runtime import mocks, rpc, settings, stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,12 @@ def stack_config(stack_name: str, overrides: Mapping[str, Any] | None = None) ->
     return {
         f"{PROJECT}:{key}": _as_config_string(value) for key, value in merged.items() if value is not None
     }
+
+
+def is_unknown(value: Any) -> bool:
+    """An input the engine will only know during the update (shown as `[unknown]` in a preview)."""
+    value = plain(value)
+    return isinstance(value, Unknown) or value == rpc.UNKNOWN
 
 
 def is_secret(value: Any) -> bool:
@@ -156,11 +163,20 @@ def _digest(*parts: Any) -> str:
 
 
 class ProgramMocks(pulumi.runtime.Mocks):
-    """Outputs a real provider would compute, deterministically."""
+    """Outputs a real provider would compute, deterministically.
+
+    With `preview=True` it leaves out what only `pulumi up` computes (the image digest: docker.Image
+    builds nothing on preview), so those outputs are unknown to the program, as in `pulumi preview`.
+    """
+
+    def __init__(self, preview: bool = False) -> None:
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         outputs = dict(args.inputs)
-        if args.typ == "docker:index/image:Image":
+        if args.typ == "docker:index/image:Image" and self.preview:
+            pass  # repoDigest stays unknown
+        elif args.typ == "docker:index/image:Image":
             image_name = plain(args.inputs["imageName"])
             digest = "sha256:" + _digest(image_name, plain(args.inputs.get("build")))
             if plain(args.inputs.get("skipPush")):
@@ -234,11 +250,14 @@ def _run(
     overrides: Mapping[str, Any] | None,
     secrets: Mapping[str, str] | None,
     monitor: RecordingMonitor,
+    preview: bool = False,
 ) -> None:
     secrets = TEST_SECRETS.get(stack_name, {}) if secrets is None else secrets
     config = stack_config(stack_name, {**(overrides or {}), **secrets})
     pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secrets])
-    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack_name, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=stack_name, preview=preview, monitor=monitor
+    )
     settings.SETTINGS.outputs.clear()
     # set_mocks installs a root stack; the language host's run_in_stack makes its own, as `pulumi up` does.
     settings.set_root_resource(None)  # type: ignore[arg-type]
@@ -254,14 +273,16 @@ def run_program(
     stack_name: str,
     overrides: Mapping[str, Any] | None = None,
     secrets: Mapping[str, str] | None = None,
+    preview: bool = False,
 ) -> ProgramRun:
     """Run __main__.py for `stack_name` under mocks; raise what the program raises.
 
     `secrets` are set as `pulumi config set --secret` would (defaults: TEST_SECRETS[stack]);
-    `overrides` are plain `pulumi config set` values on top of the stack file.
+    `overrides` are plain `pulumi config set` values on top of the stack file; `preview` runs it
+    as `pulumi preview` would (the image digest unknown).
     """
-    monitor = RecordingMonitor(ProgramMocks())
-    _run(stack_name, overrides, secrets, monitor)
+    monitor = RecordingMonitor(ProgramMocks(preview))
+    _run(stack_name, overrides, secrets, monitor, preview)
     return ProgramRun(stack=stack_name, resources=monitor.registrations, exports=monitor.stack_outputs)
 
 
