@@ -1,0 +1,114 @@
+"""Several gunicorn workers serve, and all of them log whole lines to stdout and to rotating files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from conftest import ADMIN, APP_DIR, StartServer, free_port
+
+REQUESTS = 600
+# The access_log_format of app/gunicorn.conf.py, field by field; a mixed or cut line cannot match.
+ACCESS_LINE = re.compile(
+    r'^127\.0\.0\.1 - - \[[^\]]+\] "GET /healthz(?:\?n=(?P<n>\d+))? HTTP/1\.1" 200 \d+ "-" "[^"]*"'
+    r" \d+ms pid=<(?P<pid>\d+)>$"
+)
+APP_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\d+\] \[[A-Z]+\] [\w.]+: .*$")
+
+
+def hammer(url: str) -> list[int]:
+    """REQUESTS concurrent GETs, each on a new connection (so the kernel spreads them over workers)."""
+
+    def get(n: int) -> int:
+        return requests.get(f"{url}/healthz?n={n}", timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        return list(pool.map(get, range(REQUESTS)))
+
+
+def read_access_logs(log_dir: Path) -> tuple[list[Path], list[int], set[str]]:
+    """(files, request numbers logged, worker pids seen); fails on any line that is not whole."""
+    access_files = sorted(log_dir.glob("access.log*"))
+    seen: list[int] = []
+    pids: set[str] = set()
+    for path in access_files:
+        for line in path.read_text().splitlines():
+            match = ACCESS_LINE.match(line)
+            assert match, f"mixed or partial line in {path.name}: {line!r}"
+            if match["n"] is not None:  # the others are the readiness polls
+                seen.append(int(match["n"]))
+            pids.add(match["pid"])
+    return access_files, seen, pids
+
+
+def test_workers_share_rotating_logs_without_losing_or_mixing_lines(start_server: StartServer) -> None:
+    server = start_server(GUNICORN_WORKERS="3", LOG_MAX_BYTES="16384", LOG_BACKUP_COUNT="1000")
+    assert hammer(server.url) == [200] * REQUESTS
+
+    # A worker writes the access line just after sending the response: give the last ones a moment.
+    deadline = time.monotonic() + 15
+    while True:
+        access_files, seen, pids = read_access_logs(server.log_dir)
+        if len(seen) >= REQUESTS or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(access_files) >= 3, f"expected rotation at 16 KiB, got {access_files}"
+    assert sorted(seen) == list(range(REQUESTS)), "access lines lost or duplicated"
+    assert len(pids) >= 2, f"expected lines from several workers, got pids {pids}"
+    assert {int(p) for p in pids} <= server.worker_pids()
+
+    app_lines = (server.log_dir / "app.log").read_text().splitlines()
+    assert all(APP_LINE.match(line) for line in app_lines), app_lines
+    assert sum("Booting worker with pid" in line for line in app_lines) == 3
+
+    # stdout carries the same access lines (what `docker logs` shows).
+    stdout_ids = re.findall(r"GET /healthz\?n=(\d+) ", server.output())
+    assert sorted(map(int, stdout_ids)) == list(range(REQUESTS))
+
+
+def test_the_api_answers_through_gunicorn(start_server: StartServer) -> None:
+    server = start_server()
+    assert requests.get(f"{server.url}/readyz", timeout=30).json()["status"] == "ready"
+    token = requests.post(f"{server.url}/api/v1/auth/login", json=ADMIN, timeout=30).json()["access_token"]
+    me = requests.get(
+        f"{server.url}/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert me.json()["user"]["username"] == "admin"
+    missing = requests.get(f"{server.url}/nowhere", timeout=30)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    app_log = (server.log_dir / "app.log").read_text()
+    assert "service.api: login ok for 'admin'" in app_log
+
+
+def run_healthcheck(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(APP_DIR / "healthcheck.py")],
+        env={"HEALTHCHECK_URL": url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_healthcheck_script_exits_0_while_serving_and_1_when_nothing_listens(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    assert run_healthcheck(f"{server.url}/healthz").returncode == 0
+    refused = run_healthcheck(f"http://127.0.0.1:{free_port()}/healthz")
+    assert refused.returncode == 1
+    assert "healthcheck:" in refused.stderr
+
+
+def test_healthcheck_script_uses_only_the_standard_library() -> None:
+    source = (APP_DIR / "healthcheck.py").read_text()
+    imported = set(re.findall(r"^(?:import|from) (\w+)", source, flags=re.MULTILINE))
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+    assert Path(APP_DIR / "healthcheck.py").is_file()
