@@ -1,6 +1,7 @@
 """microservice-model: build the image, migrate the database, deploy the service (`pulumi up -s test|prod`).
 
-Order: image -> migration (new image) -> container / Deployment. See docs/pulumi.md.
+Order: image -> migration (new image) -> container / Deployment. See docs/pulumi.md. With `imageRef`
+set, nothing is built: that earlier image, pinned by digest, is migrated and deployed (a rollback).
 """
 
 import pulumi
@@ -18,14 +19,29 @@ from components.kubernetes_service import KubernetesService, KubernetesServiceAr
 from components.settings import Settings, load_settings, public_url
 
 
-def deploy_docker(settings: Settings, image: ServiceImage, provider: docker.Provider) -> None:
+def docker_engine(settings: Settings) -> docker.Provider:
+    """The Docker engine (`dockerHost`) that builds the image and, on the docker target, runs the service."""
+    return docker.Provider("docker", host=settings.docker.host)
+
+
+def build_image(settings: Settings, engine: docker.Provider) -> pulumi.Output[str]:
+    """Build app/ (and push it on kubernetes); the new image's digest reference."""
+    image = ServiceImage(
+        "image",
+        ServiceImageArgs(settings.image, settings.secrets.registry_password),
+        opts=pulumi.ResourceOptions(providers=[engine]),
+    )
+    return image.ref
+
+
+def deploy_docker(settings: Settings, image_ref: pulumi.Output[str], provider: docker.Provider) -> None:
     opts = pulumi.ResourceOptions(providers=[provider])
     env, labels, host = settings.service_env(), settings.labels, settings.docker
-    runtime = DockerRuntime("runtime", DockerRuntimeArgs(host, image.ref, labels), opts)
+    runtime = DockerRuntime("runtime", DockerRuntimeArgs(host, image_ref, labels), opts)
     migration = DockerMigration(
         "migration",
         DockerMigrationArgs(
-            host, image.ref, env, runtime.network_name, runtime.volume_name, labels, [runtime.log_dir_ready]
+            host, image_ref, env, runtime.network_name, runtime.volume_name, labels, [runtime.log_dir_ready]
         ),
         opts,
     )
@@ -33,7 +49,7 @@ def deploy_docker(settings: Settings, image: ServiceImage, provider: docker.Prov
         "service",
         DockerServiceArgs(
             host,
-            image.ref,
+            image_ref,
             env,
             runtime.network_name,
             runtime.volume_name,
@@ -47,7 +63,7 @@ def deploy_docker(settings: Settings, image: ServiceImage, provider: docker.Prov
     pulumi.export("url", public_url(host))
 
 
-def deploy_kubernetes(settings: Settings, image: ServiceImage) -> None:
+def deploy_kubernetes(settings: Settings, image_ref: pulumi.Output[str]) -> None:
     cluster = settings.kubernetes
     provider = k8s.Provider(
         "kubernetes", kubeconfig=cluster.kubeconfig, context=cluster.context, namespace=cluster.namespace
@@ -67,14 +83,14 @@ def deploy_kubernetes(settings: Settings, image: ServiceImage) -> None:
     )
     env = PodEnv(runtime.config_map_name, runtime.secret_name, runtime.pull_secret_name)
     migration = KubernetesMigration(
-        "migration", KubernetesMigrationArgs(cluster, runtime.namespace, image.ref, env, labels), opts
+        "migration", KubernetesMigrationArgs(cluster, runtime.namespace, image_ref, env, labels), opts
     )
     service = KubernetesService(
         "service",
         KubernetesServiceArgs(
             cluster,
             runtime.namespace,
-            image.ref,
+            image_ref,
             env,
             labels,
             termination_grace_seconds=settings.termination_grace_seconds,
@@ -88,17 +104,18 @@ def deploy_kubernetes(settings: Settings, image: ServiceImage) -> None:
 
 
 settings = load_settings()  # validates every key before any resource exists
-# The Docker engine that builds the image and, on the docker target, runs the service.
-docker_provider = docker.Provider("docker", host=settings.docker.host)
-image = ServiceImage(
-    "image",
-    ServiceImageArgs(settings.image, settings.secrets.registry_password),
-    opts=pulumi.ResourceOptions(providers=[docker_provider]),
-)
-pulumi.export("imageDigest", image.ref)
+pinned_ref = settings.image.pinned_ref  # `imageRef`: deploy that earlier image as it is, build nothing
+if settings.target == "docker":
+    engine = docker_engine(settings)
+    image_ref = pulumi.Output.from_input(pinned_ref) if pinned_ref else build_image(settings, engine)
+    deploy_docker(settings, image_ref, engine)
+else:
+    # Here Docker only builds, so rolling back to a pinned image needs no Docker engine at all.
+    if pinned_ref:
+        image_ref = pulumi.Output.from_input(pinned_ref)
+    else:
+        image_ref = build_image(settings, docker_engine(settings))
+    deploy_kubernetes(settings, image_ref)
+pulumi.export("imageDigest", image_ref)
 pulumi.export("target", settings.target)
 pulumi.export("runtimeEnv", settings.runtime_env)
-if settings.target == "docker":
-    deploy_docker(settings, image, docker_provider)
-else:
-    deploy_kubernetes(settings, image)

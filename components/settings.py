@@ -37,6 +37,7 @@ DEFAULTS: dict[str, str] = {
     "target": "docker",
     "runtimeEnv": "",
     "imageRepository": "microservice.model",
+    "imageRef": "",
     "baseImage": "python:3.12-slim",
     "pipIndexUrl": "",
     "platform": "",
@@ -74,6 +75,7 @@ _SUFFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,30}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _REGISTRY_HOST = re.compile(r"^[a-zA-Z0-9.-]+(:[0-9]+)?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")  # what `docker` and OCI registries accept: lowercase hex
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 _CPU = re.compile(r"^([0-9]+(\.[0-9]+)?)(m?)$")
 _MEMORY = re.compile(r"^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
@@ -113,6 +115,8 @@ class ImageSettings:
     push: bool  # False on the docker target: the image stays in the local engine
     registry_server: str | None
     registry_username: str | None
+    # `imageRef`: an earlier image to deploy as it is, by digest, instead of building app/ (a rollback).
+    pinned_ref: str | None
 
 
 @dataclass(frozen=True)
@@ -403,7 +407,47 @@ def _image_settings(
         push=target == "kubernetes",
         registry_server=registry_server,
         registry_username=registry_username or None,
+        pinned_ref=_pinned_ref(problems, raw("imageRef"), target),
     )
+
+
+def _pinned_ref(problems: list[str], ref: str, target: str) -> str | None:
+    """`imageRef`: empty (build app/), or an image pinned by digest that the target can run.
+
+    `<repository>@sha256:<64 hex>` (what `imageDigest` exports on kubernetes), or on the docker
+    target a local image ID `sha256:<64 hex>` (what it exports there). A tag is refused: it can
+    point at another image tomorrow, so the rollback would not be the image the operator chose.
+    """
+    if not ref:
+        return None
+    repository, at, digest = ref.rpartition("@")
+    registry_server = _registry_host(repository)
+    path = repository.split("/", 1)[-1] if registry_server else repository
+    is_repo_digest = bool(
+        at
+        and _DIGEST.match(digest)
+        and _REPOSITORY.match(path)
+        and (registry_server is None or _REGISTRY_HOST.match(registry_server))
+    )
+    is_local_id = bool(_DIGEST.match(ref))
+    if not is_repo_digest and not is_local_id:
+        problems.append(
+            f"imageRef = {ref!r} is not allowed: expected empty (build app/) or an image pinned by "
+            "digest, <repository>@sha256:<64 hex> or, on the docker target, a local image ID "
+            "sha256:<64 hex>, e.g. an earlier `pulumi stack output imageDigest`; tags such as :latest "
+            "can move, so they are refused"
+        )
+    elif target == "kubernetes" and is_local_id:
+        problems.append(
+            f"imageRef = {ref!r} is not allowed on the kubernetes target: a local image ID exists in one "
+            "Docker engine only; expected <registry host>/<repository>@sha256:<64 hex> the cluster can pull"
+        )
+    elif target == "kubernetes" and registry_server is None:
+        problems.append(
+            f"imageRef = {ref!r} is not allowed on the kubernetes target: the cluster pulls the image, "
+            "so name its registry, e.g. registry.example.com/team/microservice-model@sha256:<64 hex>"
+        )
+    return ref
 
 
 def _docker_settings(problems: list[str], raw: Raw, stack: str, runtime_env: str) -> DockerSettings:
