@@ -8,17 +8,14 @@ and is removed when the fixture ends, whether the test passed or not.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
-import docker.errors
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_deployer import LOG_DIR, StackDeployer, StackRun, make_deployer
+from stack_deployer import StackDeployer, StackRun, make_deployer, remove_images, restored_log_dir
 
 
 @pytest.fixture(scope="session")
@@ -26,30 +23,14 @@ def deploy_images(docker_engine: None) -> Iterator[list[dict[str, str]]]:
     """Images the deploy runs built; kept for the session (build cache), untagged at its end."""
     built: list[dict[str, str]] = []
     yield built
-    client = docker.from_env()
-    for image in {(i["name"], i["id"]) for i in built}:
-        name, image_id = image
-        try:
-            if client.images.get(name).id == image_id:  # still ours: nobody re-tagged it since
-                client.images.remove(name)
-        except docker.errors.APIError:
-            pass  # gone already, or in use by someone else's container: leave it
+    remove_images(built)
 
 
 @pytest.fixture(scope="session")
 def log_dir_files() -> Iterator[None]:
     """Put the stack's host log dir back as it was: remove what the runs added to it."""
-    created = next((p for p in (LOG_DIR.parent.parent, LOG_DIR.parent, LOG_DIR) if not p.exists()), None)
-    before = set(LOG_DIR.iterdir()) if created is None else set()
-    yield
-    if created is not None:
-        shutil.rmtree(created, ignore_errors=True)
-        return
-    for path in set(LOG_DIR.iterdir()) - before:
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+    with restored_log_dir():
+        yield
 
 
 @pytest.fixture

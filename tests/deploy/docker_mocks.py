@@ -160,8 +160,10 @@ class DockerEngineMocks(Mocks):
         args.inputs = reveal(args.inputs)
         previous = self.previous_state.get(registration.urn)
         event = Event(registration.urn, args.typ, args.name, "create", registration.dependencies, time.time())
+        self._current.detail = ""
         try:
             resource_id, outputs, event.action = handler(args, registration, previous)
+            event.detail = self._current.detail
         except Exception as exc:
             event.action, event.detail = "failed", str(exc)
             raise
@@ -363,9 +365,14 @@ class DockerEngineMocks(Mocks):
             return prev["id"], prev["outputs"], "same"
         spec = ContainerSpec.from_declared(args.name, args.inputs)
         client = self.client()
+        started = time.time()
         if prev is not None and reg.delete_before_replace:
             delete_container(client, prev["id"], prev["inputs"])
+        deleted = time.time()
         container_id = spec.create_and_start(client, self.run_label)
+        healthy = time.time()
+        self._current.detail = f"old container deleted in {deleted - started:.2f}s, "
+        self._current.detail += f"new one created, started and healthy in {healthy - deleted:.2f}s"
         if prev is None:
             return container_id, {**args.inputs, "id": container_id}, "create"
         if not reg.delete_before_replace:

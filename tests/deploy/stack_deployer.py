@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -210,3 +212,32 @@ def wait_for_http(url: str, timeout: float = 60) -> requests.Response:
             last = exc
         time.sleep(0.25)
     raise AssertionError(f"{url} did not answer 200 within {timeout}s; last: {last}")
+
+
+def remove_images(built: list[dict[str, str]]) -> None:
+    """Untag the images the runs built, if the tag still points at what we built."""
+    client = docker.from_env()
+    for name, image_id in {(i["name"], i["id"]) for i in built}:
+        try:
+            if client.images.get(name).id == image_id:  # nobody re-tagged it since
+                client.images.remove(name)
+        except docker.errors.APIError:
+            pass  # gone already, or in use by someone else's container: leave it
+
+
+@contextlib.contextmanager
+def restored_log_dir() -> Iterator[None]:
+    """Put the stack's host log dir back as it was: remove what the runs added to it."""
+    created = next((p for p in (LOG_DIR.parent.parent, LOG_DIR.parent, LOG_DIR) if not p.exists()), None)
+    before = set(LOG_DIR.iterdir()) if created is None else set()
+    try:
+        yield
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        else:
+            for path in set(LOG_DIR.iterdir()) - before:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
