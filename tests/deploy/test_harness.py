@@ -1,0 +1,91 @@
+"""The harness itself: what it does not understand fails loudly, a failing command fails the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from docker_mocks import (
+    ContainerSpec,
+    DockerEngineMocks,
+    HarnessError,
+    Registration,
+    go_duration_ns,
+)
+from pulumi.runtime.mocks import MockResourceArgs
+
+CONTAINER = {"name": "c", "image": "sha256:abc", "ports": [{"internal": 8000.0, "external": 8083.0}]}
+
+
+def create(mocks: DockerEngineMocks, typ: str, inputs: dict) -> tuple[str | None, dict]:
+    mocks.registering(Registration(f"urn:pulumi:test::p::{typ}::r", [], False, False))
+    return mocks.new_resource(MockResourceArgs(typ=typ, name="r", inputs=inputs, custom=True))
+
+
+@pytest.fixture
+def mocks(tmp_path: Path) -> DockerEngineMocks:
+    return DockerEngineMocks(run_label="unit", program_dir=tmp_path)
+
+
+def test_container_input_the_harness_does_not_understand_fails_naming_it() -> None:
+    with pytest.raises(HarnessError, match=r"does not understand declared inputs \['privileged'\]"):
+        ContainerSpec.from_declared("c", {**CONTAINER, "privileged": True})
+
+
+def test_nested_input_the_harness_does_not_understand_fails_naming_its_path() -> None:
+    ports = [{"internal": 8000.0, "external": 8083.0, "hostRange": "x"}]
+    with pytest.raises(HarnessError, match=r"ports\[0\].*\['hostRange'\]"):
+        ContainerSpec.from_declared("c", {**CONTAINER, "ports": ports})
+
+
+def test_declared_container_maps_onto_engine_parameters() -> None:
+    spec = ContainerSpec.from_declared(
+        "c",
+        {
+            **CONTAINER,
+            "ports": [{"internal": 8000.0, "external": 8083.0, "ip": "127.0.0.1", "protocol": "tcp"}],
+            "envs": ["RUNTIME_ENV=test"],
+            "restart": "unless-stopped",
+            "healthcheck": {"tests": ["CMD", "true"], "interval": "10s", "retries": 3.0},
+            "stopTimeout": 45.0,
+        },
+    )
+    assert spec.host_config_kwargs["port_bindings"] == {"8000/tcp": ("127.0.0.1", 8083)}
+    assert spec.host_config_kwargs["restart_policy"] == {"Name": "unless-stopped", "MaximumRetryCount": 0}
+    assert spec.create_kwargs["environment"] == ["RUNTIME_ENV=test"]
+    assert spec.create_kwargs["healthcheck"]["interval"] == 10 * 10**9
+    assert spec.create_kwargs["stop_timeout"] == 45
+
+
+def test_unsupported_resource_type_fails_naming_it(mocks: DockerEngineMocks) -> None:
+    with pytest.raises(HarnessError, match="docker:index/service:Service r: the harness cannot create"):
+        create(mocks, "docker:index/service:Service", {})
+
+
+def test_remote_docker_host_is_refused(mocks: DockerEngineMocks) -> None:
+    with pytest.raises(HarnessError, match="only drives the local engine"):
+        create(mocks, "pulumi:providers:docker", {"host": "ssh://deploy@example.invalid"})
+
+
+def test_failing_command_fails_with_its_exit_status_and_stderr(mocks: DockerEngineMocks) -> None:
+    with pytest.raises(HarnessError, match=r"exit status 3(.|\n)*stderr: boom from FLAG=on"):
+        create(
+            mocks,
+            "command:local:Command",
+            {"create": "echo boom from FLAG=$FLAG >&2; exit 3", "environment": {"FLAG": "on"}},
+        )
+    assert mocks.events[-1].action == "failed"
+
+
+def test_command_runs_with_declared_environment_and_returns_stdout(mocks: DockerEngineMocks) -> None:
+    _, outputs = create(
+        mocks, "command:local:Command", {"create": "echo $GREETING", "environment": {"GREETING": "hi"}}
+    )
+    assert outputs["stdout"] == "hi"
+
+
+def test_go_durations_parse_like_the_provider_and_bad_ones_fail() -> None:
+    assert go_duration_ns("1m30s") == 90 * 10**9
+    assert go_duration_ns("500ms") == 500 * 10**6
+    with pytest.raises(HarnessError, match="not a Go duration"):
+        go_duration_ns("10 seconds")
