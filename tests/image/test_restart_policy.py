@@ -1,15 +1,17 @@
 """Crash recovery without supervisord: Docker's restart policy restarts a killed gunicorn master.
 
 The master is PID 1 in the container. `docker kill` / `docker stop` count as a user's stop, which a
-restart policy does not undo, and PID 1 ignores SIGKILL sent from inside its own namespace
-(`docker exec ... kill -9 1` does nothing). A crash is therefore made the way one really happens:
-SIGKILL to the master's host pid (`docker inspect .State.Pid`), from outside the container.
+restart policy does not undo; PID 1 ignores SIGKILL sent from inside its own namespace
+(`docker exec ... kill -9 1` does nothing); `kill -TERM 1` from inside is a graceful exit 0, which
+`unless-stopped` restarts but `on-failure` does not. A crash is therefore made the way one really
+happens: SIGKILL to the master's host pid (`docker inspect .State.Pid`), from outside the container.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,12 @@ def test_killed_gunicorn_master_is_restarted_by_the_restart_policy_and_serves_ag
     master_pid = state["Pid"]
     with open(f"/proc/{master_pid}/cmdline", "rb") as cmdline:
         assert b"gunicorn" in cmdline.read(), "State.Pid is not the gunicorn master"
+
+    # From inside, SIGKILL to PID 1 is dropped by the kernel: no crash, no restart.
+    container.exec_run(["sh", "-c", "kill -KILL 1"])
+    time.sleep(2)
+    container.reload()
+    assert (container.attrs["State"]["Pid"], container.attrs["RestartCount"]) == (master_pid, 0)
 
     os.kill(master_pid, signal.SIGKILL)
 

@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.containers import (
     SERVICE_UID,
+    PortBusyError,
     ensure_port_free,
     exec_ok,
     http_get,
@@ -34,11 +35,21 @@ def host_log_dir(make_log_dir: Callable[[], Path]) -> Path:
     return make_log_dir()
 
 
+# pytest sets a failing module fixture up again for every test: remember a busy port, wait once.
+PORT_BUSY: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def service_container(
     docker_api: Any, service_image: str, run_container: Callable[..., Any], host_log_dir: Path
 ) -> Any:
-    ensure_port_free(OLD_SCRIPT_PORT, docker_api)
+    if PORT_BUSY:
+        pytest.fail(PORT_BUSY[0])
+    try:
+        ensure_port_free(OLD_SCRIPT_PORT, docker_api)
+    except PortBusyError as error:
+        PORT_BUSY.append(str(error))
+        raise
     container = run_container(
         service_image,
         ports={"8000/tcp": OLD_SCRIPT_PORT},
