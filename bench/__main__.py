@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,8 +26,8 @@ from bench.serving_bench import ServingPlan
 SECTIONS = ("image", "serving", "deploy", "program")
 FULL = {"image_runs": 3, "deploy_runs": 3, "program_runs": 3}
 QUICK = {"image_runs": 1, "deploy_runs": 1, "program_runs": 1}
-FULL_SERVING = ServingPlan(concurrencies=[4, 16, 64], duration_s=8, runs=3, warmup_s=3)
-QUICK_SERVING = ServingPlan(concurrencies=[16], duration_s=3, runs=1, warmup_s=1)
+FULL_SERVING = ServingPlan(concurrencies=[4, 16, 64], duration_s=5, runs=3, warmup_s=2)
+QUICK_SERVING = ServingPlan(concurrencies=[16], duration_s=2, runs=1, warmup_s=1, all_configs=False)
 
 
 def machine() -> dict[str, str]:
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
     parser.add_argument("--out", type=Path, help="where results (and PNGs) go")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows in a log file
 
     counts = QUICK if args.quick else FULL
     plan = QUICK_SERVING if args.quick else FULL_SERVING

@@ -113,18 +113,27 @@ def old_script(kind: str, base_image: str, runs: int, cleanup: Cleanup) -> Deplo
     # The seed image sets no FLASK_APP (the old one ran `python manage.py db upgrade`).
     upgrade = ["docker", "exec", "-e", "FLASK_APP=service", container, "flask", "db", "upgrade"]
 
+    steps: dict[str, list[float]] = {}
+
+    def step(name: str, cmd: list[str], check: bool = True) -> None:
+        started = time.perf_counter()
+        run(cmd, check=check)
+        steps.setdefault(name, []).append(time.perf_counter() - started)
+
     def deploy() -> None:
-        run(["docker", "rmi", image], check=False)  # as online.sh: fails while the old container uses it
-        run(build)
+        # As online.sh: rmi fails while the old container still uses the image, and it carries on.
+        step("rmi", ["docker", "rmi", image], check=False)
+        step("build", build)
         cleanup.images.append(run(["docker", "image", "inspect", "-f", "{{.Id}}", image]).stdout.strip())
-        run(["docker", "stop", container], check=False)  # the first deploy has nothing to stop
-        run(["docker", "rm", container], check=False)
-        run(docker_run)
-        run(upgrade)
+        step("stop", ["docker", "stop", container], check=False)  # the first deploy has nothing to stop
+        step("rm", ["docker", "rm", container], check=False)
+        step("run", docker_run)
+        step("exec db upgrade", upgrade)
 
     cleanup.containers.append(container)
     cleanup.images.append(image)
     url = f"http://127.0.0.1:{port}/readyz"
+    one_line_change(context)  # an image ID of its own (see pulumi_stack)
     deploy()  # the version that is live before the measured code changes
     wait_for_status(url, timeout=120)
     walls, fails = [], []
@@ -137,7 +146,9 @@ def old_script(kind: str, base_image: str, runs: int, cleanup: Cleanup) -> Deplo
             f"  deploy old script ({kind}) run {index + 1}/{runs}: "
             f"{wall:.1f} s to ready, {failed:.2f} s failing"
         )
-    return DeployResult(f"old online.sh sequence, {kind} image", Spread(walls), Spread(fails))
+    # Median per step over the measured runs (the first, unmeasured deploy left out).
+    notes = ", ".join(f"{name} {Spread(times[1:]).median:.1f} s" for name, times in steps.items())
+    return DeployResult(f"old online.sh sequence, {kind} image", Spread(walls), Spread(fails), notes)
 
 
 def copy_project(dest: Path) -> Path:
@@ -172,12 +183,21 @@ def pulumi_stack(base_image: str, runs: int, cleanup: Cleanup) -> DeployResult:
     deployer = StackDeployer(project_dir=project, workdir=tmp / "work", base_image=base_image)
     url = f"http://127.0.0.1:{port}/readyz"
 
+    steps: dict[str, list[float]] = {}
+
     def deploy() -> None:
         result = deployer.up(config=config)
         cleanup.images.extend(image["id"] for image in result.built_images)
         if result.error:
             raise BenchError(f"the test-stack deploy failed: {result.error}\n{result.traceback}")
+        for event in result.events:
+            if event["action"] != "same" and event["finished"]:
+                key = f"{event['name']} ({event['action']})"
+                steps.setdefault(key, []).append(event["finished"] - event["started"])
 
+    # A change before the first deploy too: the image must differ from any other suite's (same
+    # content means the same image ID, and their cleanup removes containers by image ancestry).
+    one_line_change(project / "app")
     walls, fails = [], []
     try:
         deploy()
@@ -192,9 +212,14 @@ def pulumi_stack(base_image: str, runs: int, cleanup: Cleanup) -> DeployResult:
             )
     finally:
         deployer.cleanup()
-    return DeployResult(
-        "Pulumi test stack (tests/deploy harness), shipped image", Spread(walls), Spread(fails)
+    # Steps that changed in the measured redeploys (the first deploy's creates left out).
+    notes = ", ".join(
+        f"{name} {Spread(times[-runs:]).median:.1f} s"
+        for name, times in steps.items()
+        if "(create)" not in name or len(times) > runs
     )
+    method = "Pulumi test stack (tests/deploy harness), shipped image"
+    return DeployResult(method, Spread(walls), Spread(fails), notes)
 
 
 def bench_deploy(base_image: str, runs: int, cleanup: Cleanup) -> list[DeployResult]:

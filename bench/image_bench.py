@@ -94,6 +94,9 @@ def build_shipped_image(base_image: str, cleanup: Cleanup) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="bench-ctx-"))
     cleanup.paths.append(tmp)
     context, dockerfile = make_context("shipped", tmp)
+    # Own content, so an image ID of its own: another suite's cleanup (by image ID or ancestry) must
+    # never hit the bench's containers, nor the bench's `docker rmi` another suite's image.
+    one_line_change(context)
     tag = f"microservice-model-bench/shipped:serve-{uuid.uuid4().hex[:8]}"
     cleanup.images.append(tag)
     build(context, dockerfile, tag, base_image, no_cache=False)

@@ -98,8 +98,9 @@ def serving_verdict(results: list[LoadResult]) -> list[str]:
 
 
 def deploy_table(results: list[DeployResult]) -> str:
-    rows = [(r.method, r.wall_s.fmt(1), r.failed_s.fmt(2)) for r in results]
-    return table(("redeploy after a 1-line code change", "s until /readyz 200", "s of failed probes"), rows)
+    rows = [(r.method, r.wall_s.fmt(1), r.failed_s.fmt(2), r.notes) for r in results]
+    header = ("redeploy after a 1-line code change", "s until /readyz 200", "s of failed probes", "steps")
+    return table(header, rows)
 
 
 def program_table(results: list[ProgramResult]) -> str:

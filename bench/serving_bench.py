@@ -15,10 +15,12 @@ import socket
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.common import BENCH_DIR, BenchError, Cleanup, Spread, label_args, run, wait_for_status
 
 OLD_CONF = BENCH_DIR / "seed-style" / "docker" / "gunicorn.conf"
+VARIANTS_DIR = BENCH_DIR / "gunicorn-variants"
 WRK_SCRIPT = BENCH_DIR / "wrk" / "request.lua"
 ADMIN_USER = "benchadmin"
 ADMIN_PASSWORD = "bench-password-123"
@@ -37,7 +39,11 @@ class GunicornConfig:
 
     name: str
     env: dict[str, str] = field(default_factory=dict)
-    old_conf: bool = False  # mount the seed's gunicorn.conf instead of /app/gunicorn.conf.py
+    # A config file mounted at /bench/<its name> and used instead of /app/gunicorn.conf.py.
+    conf_file: Path | None = None
+    # The old config names no app (the old command line did): pass it after the options.
+    app_on_command_line: bool = False
+    endpoints: tuple[str, ...] = tuple(ENDPOINTS)
 
 
 @dataclass
@@ -70,6 +76,8 @@ class ServingPlan:
     duration_s: int
     runs: int
     warmup_s: int
+    # Every worker class and the logging diagnostics (full run); else only shipped, old and one variant.
+    all_configs: bool = True
 
 
 def free_port() -> int:
@@ -132,14 +140,14 @@ def start_server(
     port = free_port()
     name = f"microservice-model-bench-serve-{uuid.uuid4().hex[:8]}"
     cmd = ["docker", "run", "-d", "--name", name, "--network", "host", *label_args("serving"), *db.mounts]
-    if config.old_conf:
-        cmd += ["-v", f"{OLD_CONF}:/bench/gunicorn.conf:ro"]
+    conf = "/app/gunicorn.conf.py"
+    if config.conf_file is not None:
+        conf = f"/bench/{config.conf_file.name}"
+        cmd += ["-v", f"{config.conf_file}:{conf}:ro"]
     cmd += [*docker_env({**env, **db.env, **config.env}), image]
-    if config.old_conf:
-        gunicorn = ["gunicorn", "-c", "/bench/gunicorn.conf", "--bind", f"127.0.0.1:{port}"]
-        cmd += [*gunicorn, "service:create_app()"]
-    else:
-        cmd += ["gunicorn", "--config", "/app/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    cmd += ["gunicorn", "--config", conf, "--bind", f"127.0.0.1:{port}"]
+    if config.app_on_command_line:
+        cmd.append("service:create_app()")
     run(cmd)
     cleanup.containers.append(name)
     try:
@@ -195,15 +203,29 @@ def measure(
     )
 
 
-def configs_to_compare(default_class: str) -> list[GunicornConfig]:
-    """Shipped defaults, the old config, and the shipped settings with each other worker class."""
-    configs = [GunicornConfig(f"shipped ({default_class})"), GunicornConfig("old (seed)", old_conf=True)]
+def configs_to_compare(default_class: str, all_configs: bool) -> list[GunicornConfig]:
+    """Shipped defaults, the old config, the shipped settings with each other worker class, and two
+    diagnostics (authorize only) that tell what the shipped access logging costs."""
+    stdout_only = GunicornConfig(
+        "diag: access log stdout only",
+        conf_file=VARIANTS_DIR / "access_log_stdout_only.py",
+        endpoints=("authorize",),
+    )
+    configs = [
+        GunicornConfig(f"shipped ({default_class})"),
+        GunicornConfig("old (seed)", conf_file=OLD_CONF, app_on_command_line=True),
+    ]
+    if not all_configs:
+        return [*configs, stdout_only]
     for worker_class in WORKER_CLASSES:
         if worker_class != default_class:
             configs.append(
                 GunicornConfig(f"shipped + {worker_class}", env={"GUNICORN_WORKER_CLASS": worker_class})
             )
-    return configs
+    no_log = GunicornConfig(
+        "diag: no access log", conf_file=VARIANTS_DIR / "no_access_log.py", endpoints=("authorize",)
+    )
+    return [*configs, stdout_only, no_log]
 
 
 def bench_serving(
@@ -219,11 +241,11 @@ def bench_serving(
     results: list[LoadResult] = []
     workers: dict[str, str] = {}
     for db in databases:
-        for config in configs_to_compare(default_class):
+        for config in configs_to_compare(default_class, plan.all_configs):
             name, port = start_server(image, config, db, env, cleanup)
             db.token = db.token or login(port)
             workers[config.name] = worker_summary(name)
-            for endpoint in ENDPOINTS:
+            for endpoint in config.endpoints:
                 wrk(port, endpoint, db.token, max(plan.concurrencies), plan.warmup_s)  # warm pools/imports
                 for concurrency in plan.concurrencies:
                     result = measure(port, db, config, endpoint, concurrency, plan)
