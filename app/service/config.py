@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
 
 ALLOWED_RUNTIME_ENVS = ("dev", "test", "prod")
 # Only for dev/test: prod refuses to start with it (see ProdConfig).
@@ -49,6 +48,14 @@ def database_url(environ: Mapping[str, str], data_dir: Path) -> str:
     return url
 
 
+def engine_options(url: str, connect_timeout: int) -> dict[str, object]:
+    # pool_pre_ping: a connection the database dropped (restart, failover) is replaced, not handed out.
+    options: dict[str, object] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": connect_timeout}
+    return options
+
+
 class BaseConfig:
     """Values every environment shares; the subclasses change only what differs."""
 
@@ -56,11 +63,15 @@ class BaseConfig:
     DEFAULT_SECRET_KEY: str | None = DEVELOPMENT_SECRET_KEY
     JSON_SORT_KEYS = False
     MAX_CONTENT_LENGTH = 64 * 1024  # API bodies are small JSON documents
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
+    # Database connection attempts give up after this long, so /readyz answers 503 instead of hanging.
+    DB_CONNECT_TIMEOUT_SECONDS = 5
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.DATA_DIR = Path(environ.get("DATA_DIR", "").strip() or "/app/data")
         self.SQLALCHEMY_DATABASE_URI = database_url(environ, self.DATA_DIR)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(
+            self.SQLALCHEMY_DATABASE_URI, self.DB_CONNECT_TIMEOUT_SECONDS
+        )
         self.SECRET_KEY = self.secret_key(environ)
         self.TOKEN_TTL_SECONDS = _positive_int(environ, "TOKEN_TTL_SECONDS", 3600)
         self.CORS_ORIGINS = [o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 health = Blueprint("health", __name__)
 
 
-def migration_heads() -> set[str]:
+@cache  # the scripts ship with the code, so they cannot change while the process runs
+def migration_heads() -> frozenset[str]:
     """The head revision(s) of the migrations shipped with this code."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return set(ScriptDirectory.from_config(config).get_heads())
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 def database_revisions() -> set[str]:

@@ -6,64 +6,26 @@ Tests that use `app`/`client` run once per backend. Each test module gets its ow
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import flask_migrate
 import pytest
+from app_testing import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    BACKENDS,
+    USER_PASSWORD,
+    LoginAs,
+    empty_database,
+    running_app,
+    service_env,
+)
 from flask import Flask
 from flask.testing import FlaskClient
-from service import create_app
 from service.extensions import db
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-ADMIN_USERNAME = "admin"
-ADMIN_PASSWORD = "admin-password-123"
-USER_PASSWORD = "user-password-1"
-BACKENDS = ["sqlite", "postgresql"]
-
-
-@contextmanager
-def fresh_postgres_database(admin_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database with a unique name; dropped (connections and all) on exit."""
-    name = f"svc_test_{uuid.uuid4().hex[:16]}"
-    admin_engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin_engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin_engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin_engine.dispose()
-
-
-@contextmanager
-def empty_database(backend: str, tmp_dir: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """The URL of an empty database on `backend`."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_dir / 'service.db'}"
-    else:
-        with fresh_postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
-            yield url
-
-
-def service_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    return {"RUNTIME_ENV": "test", "DATA_DIR": str(data_dir), "DATABASE_URL": database_url, **extra}
-
-
-@contextmanager
-def running_app(environ: dict[str, str], **overrides: Any) -> Iterator[Flask]:
-    app = create_app(environ, **overrides)
-    try:
-        yield app
-    finally:
-        with app.app_context():
-            db.engine.dispose()  # let PostgreSQL drop the database
+from sqlalchemy import text
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -133,9 +95,6 @@ def client(app: Flask) -> FlaskClient:
 def admin() -> dict[str, str]:
     """The admin's credentials (the user itself is made by `migrated_database`)."""
     return {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
-
-
-LoginAs = Callable[[str, str], dict[str, str]]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import ADMIN_PASSWORD, USER_PASSWORD, LoginAs, running_app, service_env
+from app_testing import ADMIN_PASSWORD, USER_PASSWORD, LoginAs, running_app, service_env
 from flask import Flask
 from flask.testing import FlaskClient
 from service.models import PERMISSIONS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import LoginAs
+from app_testing import LoginAs
 from flask import Flask
 from flask.testing import FlaskClient
 from service.models import PERMISSIONS

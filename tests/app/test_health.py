@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import empty_database, running_app, service_env
+from app_testing import empty_database, running_app, service_env
 from flask.testing import FlaskClient
 from service.health import migration_heads
 from sqlalchemy import create_engine, text

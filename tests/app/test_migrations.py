@@ -13,7 +13,7 @@ import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import empty_database, fresh_postgres_database, running_app, service_env
+from app_testing import empty_database, fresh_postgres_database, running_app, service_env
 from service.extensions import db
 from service.health import MIGRATIONS_DIR, migration_heads
 from sqlalchemy import create_engine, inspect, text

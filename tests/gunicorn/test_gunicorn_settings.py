@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import GUNICORN, GUNICORN_CONF, StartServer, free_port
+from gunicorn_testing import GUNICORN, GUNICORN_CONF, StartServer, free_port
 
 LoadConf = Callable[..., ModuleType]
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import requests
-from conftest import ADMIN, Server, StartServer
+from gunicorn_testing import ADMIN, Server, StartServer
 
 
 def send_half_a_login(server: Server) -> tuple[socket.socket, bytes]:

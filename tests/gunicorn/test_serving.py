@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from conftest import ADMIN, APP_DIR, StartServer, free_port
+from gunicorn_testing import ADMIN, APP_DIR, StartServer, free_port
 
 REQUESTS = 600
 # The access_log_format of app/gunicorn.conf.py, field by field; a mixed or cut line cannot match.
