@@ -1,7 +1,7 @@
 """Entry point: `python -m bench [--quick] [--only SECTION ...] [--out DIR]`.
 
 Full mode (default) runs every section several times and writes docs/bench-serving-*.png plus
-bench/results/latest.{md,json}; --quick runs each section once, briefly (the CI smoke), and writes
+bench/results/full-<sections>.{md,json}; --quick runs each section once, briefly (the CI smoke), and writes
 into a temporary directory unless --out is given, so it never dirties the work tree.
 """
 
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             from bench.deploy_bench import bench_deploy
 
             print("== deploy: old script sequence vs the test-stack deploy ==", flush=True)
-            deploys = bench_deploy(base_image, counts["deploy_runs"], cleanup)
+            deploys = bench_deploy(base_image, counts["deploy_runs"], cleanup, quick=args.quick)
             data["deploy"] = deploys
             markdown += ["## Deploy", report.deploy_table(deploys)]
             cleanup.remove_all()
@@ -125,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     markdown.append(f"Total bench wall time: {time.perf_counter() - started:.0f} s")
     text = "\n\n".join(markdown) + "\n"
     print("\n" + text)
-    (results_dir / "latest.md").write_text(text)
-    (results_dir / "latest.json").write_text(json.dumps(data, default=_jsonable, indent=1) + "\n")
-    print(f"results: {results_dir / 'latest.md'}, {results_dir / 'latest.json'}")
+    # Named by mode and sections, so a run of some sections does not overwrite another's results.
+    stem = results_dir / "-".join([data["mode"], *[s for s in SECTIONS if s in args.only]])
+    stem.with_suffix(".md").write_text(text)
+    stem.with_suffix(".json").write_text(json.dumps(data, default=_jsonable, indent=1) + "\n")
+    print(f"results: {stem}.md, {stem}.json")
     return 0
 
 

@@ -117,7 +117,8 @@ class Cleanup:
         for name in reversed(self.containers):
             run(["docker", "rm", "-f", "-v", name], check=False, timeout=120)
         for image in reversed(self.images):
-            run(["docker", "rmi", "-f", image], check=False, timeout=300)
+            # No -f: an ID that another tag (someone else's) also names must stay.
+            run(["docker", "rmi", image], check=False, timeout=300)
         for volume in self.volumes:
             run(["docker", "volume", "rm", "-f", volume], check=False, timeout=60)
         for database in self.databases:
