@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +14,8 @@ from flask import Flask
 from service import create_app
 from service.extensions import db
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-password-123"
@@ -31,9 +33,22 @@ def fresh_postgres_database(admin_url: str) -> Iterator[str]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin_engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        drop_database(admin_engine, name)
         admin_engine.dispose()
+
+
+def drop_database(admin_engine: Engine, name: str) -> None:
+    """DROP DATABASE, waiting a little for sessions of just-killed processes to end."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with admin_engine.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            return
+        except OperationalError as error:
+            if "being accessed by other users" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @contextmanager

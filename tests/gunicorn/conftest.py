@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gunicorn_testing import Server, StartServer, migrated_data_dir, start_gunicorn, stop
+from gunicorn_testing import Server, StartServer, migrate_and_add_admin, start_gunicorn, stop
 
 
 @pytest.fixture(scope="session")
 def seeded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return migrated_data_dir(tmp_path_factory.mktemp("seed-data"))
+    return migrate_and_add_admin(tmp_path_factory.mktemp("seed-data"))
 
 
 @pytest.fixture

@@ -88,9 +88,9 @@ class Server:
         pytest.fail(f"gunicorn did not serve within {BOOT_TIMEOUT}s:\n{self.output()[-5000:]}")
 
 
-def migrated_data_dir(data_dir: Path) -> Path:
-    """DATA_DIR holding a SQLite database at the migration head with the admin user."""
-    app = create_app({"RUNTIME_ENV": "test", "DATA_DIR": str(data_dir)})
+def migrate_and_add_admin(data_dir: Path, database_url: str = "") -> Path:
+    """Upgrade the database (default: SQLite in data_dir) to the migration head and add the admin."""
+    app = create_app({"RUNTIME_ENV": "test", "DATA_DIR": str(data_dir), "DATABASE_URL": database_url})
     with app.app_context():
         flask_migrate.upgrade()
         result = app.test_cli_runner().invoke(
@@ -105,15 +105,15 @@ def start_gunicorn(tmp_dir: Path, data_dir: Path, **env_overrides: str) -> Serve
     """Start gunicorn with the shipped config; only the bind is overridden (-b), to a free local port."""
     port = free_port()
     log_dir = tmp_dir / "logs"
+    inherited = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
     env = {
-        **os.environ,
+        **inherited,
         "RUNTIME_ENV": "test",
         "LOG_DIR": str(log_dir),
         "DATA_DIR": str(data_dir),
         "GUNICORN_WORKERS": "2",
         **env_overrides,
     }
-    env.pop("DATABASE_URL", None)
     stdout_path = tmp_dir / "gunicorn-output.txt"
     with stdout_path.open("wb") as stdout:
         process = subprocess.Popen(

@@ -6,11 +6,15 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
-from gunicorn_testing import ADMIN, APP_DIR, StartServer, free_port
+from gunicorn_testing import ADMIN, APP_DIR, StartServer, free_port, migrate_and_add_admin
+
+from tests.app.app_testing import fresh_postgres_database
 
 REQUESTS = 600
 # The access_log_format of app/gunicorn.conf.py, field by field; a mixed or cut line cannot match.
@@ -71,8 +75,21 @@ def test_workers_share_rotating_logs_without_losing_or_mixing_lines(start_server
     assert sorted(map(int, stdout_ids)) == list(range(REQUESTS))
 
 
-def test_the_api_answers_through_gunicorn(start_server: StartServer) -> None:
-    server = start_server()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Env for the server: the session's seeded SQLite, or a fresh migrated PostgreSQL database."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+        migrate_and_add_admin(tmp_path, url)
+        yield {"DATABASE_URL": url}
+
+
+# database_env first: fixtures tear down in reverse, so gunicorn stops before its database is dropped.
+def test_the_api_answers_through_gunicorn(database_env: dict[str, str], start_server: StartServer) -> None:
+    """gevent workers with a real database driver: psycopg 3 must cooperate with the patched sockets."""
+    server = start_server(**database_env)
     assert requests.get(f"{server.url}/readyz", timeout=30).json()["status"] == "ready"
     token = requests.post(f"{server.url}/api/v1/auth/login", json=ADMIN, timeout=30).json()["access_token"]
     me = requests.get(
