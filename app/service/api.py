@@ -8,12 +8,13 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
 from .auth import current_user, require_permission
 from .extensions import db
 from .models import PERMISSION_NAME_MAX, ROLE_NAME_MAX, USERNAME_MAX, Permission, Role, User
-from .security import hash_password, issue_token, verify_password
+from .security import hash_password, issue_token, needs_rehash, verify_password
 from .validation import json_object, string_field, string_list_field
 
 PASSWORD_MIN = 8
@@ -40,9 +41,13 @@ def login() -> tuple[dict[str, Any], int]:
     username = string_field(body, "username", 1, USERNAME_MAX)
     password = string_field(body, "password", 1, PASSWORD_MAX)
     user = db.session.scalar(select(User).where(User.username == username))
+    # Verify before looking at `user`: an unknown name must take as long as a wrong password.
     if not verify_password(user.password_hash if user else None, password) or user is None:
         log.info("login failed for %r", username)
         raise Unauthorized("wrong username or password")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
     ttl = current_app.config["TOKEN_TTL_SECONDS"]
     token = issue_token(user.id, current_app.config["SECRET_KEY"], ttl)
     log.info("login ok for %r", username)
@@ -66,7 +71,8 @@ def list_users() -> dict[str, Any]:
     offset = request.args.get("offset", 0, type=int)
     if not 1 <= limit <= LIST_LIMIT_MAX or offset < 0:
         raise BadRequest(f"'limit' must be 1 to {LIST_LIMIT_MAX} and 'offset' 0 or more")
-    users = db.session.scalars(select(User).order_by(User.id).limit(limit).offset(offset)).all()
+    query = select(User).options(selectinload(User.roles)).order_by(User.id).limit(limit).offset(offset)
+    users = db.session.scalars(query).all()
     return {"users": [user.to_dict() for user in users], "limit": limit, "offset": offset}
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 ALGORITHM = "HS256"
-_hasher = PasswordHasher()
-# Verified when the username is unknown, so a login costs the same whether or not the user exists.
-_DUMMY_HASH = _hasher.hash("timing-equaliser")
+_hasher = PasswordHasher()  # argon2id with the library's recommended (RFC 9106) parameters
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the username is unknown, so a login costs the same whether or not the user exists."""
+    return _hasher.hash("timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -19,10 +24,17 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    """True only for a real hash matching `password`; None (no such user) still costs one verification."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matched = _hasher.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+    return matched and password_hash is not None
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with weaker parameters than the current ones."""
+    return _hasher.check_needs_rehash(password_hash)
 
 
 class InvalidToken(Exception):

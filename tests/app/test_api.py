@@ -11,9 +11,12 @@ from typing import Any
 import jwt
 import pytest
 from app_testing import ADMIN_PASSWORD, USER_PASSWORD, LoginAs, running_app, service_env
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
-from service.models import PERMISSIONS
+from service.extensions import db
+from service.models import PERMISSIONS, User
+from sqlalchemy import select
 
 MakeUser = Callable[..., dict[str, Any]]
 
@@ -421,3 +424,18 @@ def test_wrong_method_is_a_json_405_with_allow_header(client: FlaskClient) -> No
 def test_oversized_body_is_a_json_413(client: FlaskClient) -> None:
     response = client.post("/api/v1/auth/login", data="x" * (65 * 1024), content_type="application/json")
     assert error_of(response, 413)["code"] == "request_entity_too_large"
+
+
+def test_login_upgrades_a_hash_made_with_weaker_parameters(app: Flask, client: FlaskClient) -> None:
+    weak_hash = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(USER_PASSWORD)
+    with app.app_context():
+        db.session.add(User(username="legacy", password_hash=weak_hash))
+        db.session.commit()
+    response = client.post("/api/v1/auth/login", json={"username": "legacy", "password": USER_PASSWORD})
+    assert response.status_code == 200
+    with app.app_context():
+        stored = db.session.scalar(select(User.password_hash).where(User.username == "legacy"))
+    assert stored is not None
+    assert stored != weak_hash
+    assert not PasswordHasher().check_needs_rehash(stored)
+    assert PasswordHasher().verify(stored, USER_PASSWORD)
