@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -129,3 +130,25 @@ def test_healthcheck_script_uses_only_the_standard_library() -> None:
     imported = set(re.findall(r"^(?:import|from) (\w+)", source, flags=re.MULTILINE))
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
     assert Path(APP_DIR / "healthcheck.py").is_file()
+
+
+def test_racing_creates_of_one_username_give_one_201_and_the_rest_409(
+    database_env: dict[str, str], start_server: StartServer
+) -> None:
+    """Several workers insert the same name at once: the unique constraint decides, never a 500."""
+    server = start_server(GUNICORN_WORKERS="3", **database_env)
+    token = requests.post(f"{server.url}/api/v1/auth/login", json=ADMIN, timeout=60).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    username = f"racer-{uuid.uuid4().hex[:8]}"
+
+    def create(_: int) -> int:
+        body = {"username": username, "password": "racer-password-1"}
+        return requests.post(
+            f"{server.url}/api/v1/users", json=body, headers=headers, timeout=120
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(create, range(6)))
+    assert statuses == [201, 409, 409, 409, 409, 409]
+    users = requests.get(f"{server.url}/api/v1/users?limit=500", headers=headers, timeout=60).json()["users"]
+    assert [u["username"] for u in users].count(username) == 1
