@@ -35,9 +35,25 @@ def flask_cli(args: list[str], data_dir: Path, url: str, **extra_env: str) -> su
         "DATABASE_URL": url,
         **extra_env,
     }
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [FLASK, *args], cwd=APP_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    STARTED.append(process)
+    return process
+
+
+STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def kill_leftover_flask_processes() -> Iterator[None]:
+    """A test that fails halfway must not leave a `flask db upgrade` running."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def run_flask(args: list[str], data_dir: Path, url: str, **extra_env: str) -> tuple[int, str]:
