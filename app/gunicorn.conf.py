@@ -129,7 +129,7 @@ timeout = env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM the master stops accepting and lets workers finish in-flight requests for this long.
 graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=0)
 keepalive = 5
-# gunicorn 24+ opens a control socket under $HOME by default; nothing here uses it, and two
+# This gunicorn opens a control socket under $HOME by default; nothing here uses it, and two
 # instances (or a read-only $HOME) would clash over it.
 control_socket_disable = True
 if Path("/dev/shm").is_dir():  # noqa: S108 (a per-process file in tmpfs, made by gunicorn)
