@@ -71,6 +71,7 @@ class StackDeployer:
     def up(
         self, config: dict[str, Any] | None = None, secrets: dict[str, str] | None = None, **options: Any
     ) -> StackRun:
+        wait_for_port_8083_free(own_label=self.run_label)
         spec = {
             "project_dir": str(self.project_dir),
             "stack": STACK,
@@ -168,14 +169,17 @@ class Prober:
         return last - self.probes[failed[0]][0]
 
 
-def wait_for_port_8083_free() -> None:
-    """The stack publishes 8083. Other suites (tests/image) publish it too: wait for it to be free,
-    then fail naming the holder."""
+def wait_for_port_8083_free(own_label: str | None = None) -> None:
+    """The stack publishes 8083. Other suites (tests/image) publish it too: wait for it to be free
+    (or held by this deployer's own container), then fail naming the holder."""
     deadline = time.monotonic() + 300
+    mine = {"label": f"{HARNESS_LABEL}={own_label}"} if own_label else None
     while True:
+        own = {c.id for c in docker.from_env().containers.list(filters=mine)} if mine else set()
         holders = [
             container.name
             for container in docker.from_env().containers.list()
+            if container.id not in own
             for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values()
             if any(b["HostPort"] == str(HOST_PORT) for b in bindings or [])
         ]
