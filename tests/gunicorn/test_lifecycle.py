@@ -84,3 +84,16 @@ def test_a_killed_worker_is_respawned_and_serving_continues(start_server: StartS
     assert statuses == [200] * 20
     (new_pid,) = replacement
     assert f"Booting worker with pid: {new_pid}" in (server.log_dir / "app.log").read_text()
+
+
+def test_sigterm_gives_up_on_a_stuck_request_after_the_graceful_timeout(start_server: StartServer) -> None:
+    """A client that never finishes its request cannot hold the shutdown beyond GUNICORN_GRACEFUL_TIMEOUT."""
+    server = start_server(GUNICORN_WORKERS="1", GUNICORN_GRACEFUL_TIMEOUT="3")
+    sock, _never_sent = send_half_a_login(server)
+    time.sleep(1)
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=60)
+    elapsed = time.monotonic() - started
+    sock.close()
+    assert 2.5 <= elapsed < 20, f"master exited after {elapsed:.1f}s with a 3s graceful timeout"
