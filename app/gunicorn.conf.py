@@ -138,6 +138,12 @@ if Path("/dev/shm").is_dir():  # noqa: S108 (a per-process file in tmpfs, made b
 
 _log_dir = Path(os.environ.get("LOG_DIR", "").strip() or "/app/logs")
 _log_dir.mkdir(parents=True, exist_ok=True)
+if not os.access(_log_dir, os.W_OK | os.X_OK):
+    # Else every log record fails with a traceback while the server keeps running without file logs.
+    raise PermissionError(
+        f"LOG_DIR {_log_dir} is not writable by UID {os.getuid()}: a host directory mounted there "
+        f"must be writable by it (e.g. chown {os.getuid()}:{os.getgid()} <host dir>)"
+    )
 loglevel = env_choice("LOG_LEVEL", "info", LOG_LEVELS)
 logconfig_dict = log_config(
     _log_dir,

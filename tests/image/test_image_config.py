@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,39 @@ def test_hadolint_finds_nothing_in_the_dockerfile(repo_root: Path) -> None:
         [str(hadolint), str(repo_root / "app" / "Dockerfile")], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_fresh_named_volume_at_app_data_is_writable_by_the_service_user(
+    docker_api: Any, service_image: str
+) -> None:
+    # Docker fills a new named volume from the image's /app/data, ownership included: what the
+    # deploy mounts there must stay writable by UID 10001 without any chown.
+    name = f"microservice-model-test-image-{uuid.uuid4().hex[:8]}"
+    volume = docker_api.volumes.create(name=name, labels=labels_for("image"))
+    try:
+        output = docker_api.containers.run(
+            service_image,
+            ["sh", "-c", "touch /app/data/service.db && stat -c '%u:%g' /app/data /app/data/service.db"],
+            volumes={volume.name: {"bind": "/app/data", "mode": "rw"}},
+            remove=True,
+            labels=labels_for("image"),
+        )
+        assert bytes(output).decode().split() == ["10001:10001", "10001:10001"]
+    finally:
+        volume.remove(force=True)
+
+
+def test_host_log_dir_not_writable_by_10001_stops_the_start_with_a_clear_error(
+    service_image: str, run_container: Callable[..., Any], make_tmp_dir: Callable[[str], Path]
+) -> None:
+    root_owned = make_tmp_dir("root-owned-logs")  # what a deploy that forgot the chown mounts
+    root_owned.chmod(0o755)
+    container = run_container(
+        service_image,
+        volumes={str(root_owned): {"bind": "/app/logs", "mode": "rw"}},
+        environment={"RUNTIME_ENV": "test"},
+    )
+    status = container.wait(timeout=60)
+    logs = container.logs().decode(errors="replace")
+    assert status["StatusCode"] != 0, logs
+    assert "LOG_DIR /app/logs is not writable by UID 10001" in logs, logs
