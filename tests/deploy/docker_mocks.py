@@ -480,9 +480,8 @@ class ContainerSpec:
         d.get("removeVolumes")  # used by delete_container
         networks = d.blocks("networksAdvanced")
         labels = {b.require("label"): b.require("value") for b in d.blocks("labels")}
-        log_config = None
-        if d.get("logDriver") is not None:
-            log_config = docker.types.LogConfig(type=d.get("logDriver"), config=d.get("logOpts", {}))
+        # The provider always sends a log config: its log_driver defaults to json-file.
+        log_config = docker.types.LogConfig(type=d.get("logDriver", "json-file"), config=d.get("logOpts", {}))
         host_config = {
             "port_bindings": ports,
             "mounts": mounts,

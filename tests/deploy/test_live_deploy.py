@@ -121,3 +121,26 @@ def test_access_log_lines_land_in_the_host_log_dir_written_by_the_app_user(
     assert marker in access_log.read_text(), "the request made just now is not in the host's access.log"
     assert access_log.stat().st_uid == APP_UID
     assert (LOG_DIR / "app.log").stat().st_uid == APP_UID
+
+
+def test_running_container_carries_exactly_the_declared_settings(
+    deployed: tuple[StackDeployer, StackRun],
+) -> None:
+    _, run = deployed
+    declared = next(r["inputs"] for r in run.resources.values() if r["type"] == CONTAINER_TYPE)
+    attrs = docker.from_env().containers.get(declared["name"]).attrs
+    host, config = attrs["HostConfig"], attrs["Config"]
+
+    assert host["PortBindings"] == {"8000/tcp": [{"HostIp": declared["ports"][0]["ip"], "HostPort": "8083"}]}
+    assert host["RestartPolicy"]["Name"] == declared["restart"]
+    mounts = {m["Destination"]: (m["Type"], m.get("Name") or m["Source"]) for m in attrs["Mounts"]}
+    assert mounts == {m["target"]: (m["type"], m["source"]) for m in declared["mounts"]}
+    assert set(declared["envs"]) <= set(config["Env"])
+    assert config["Healthcheck"]["Test"] == declared["healthcheck"]["tests"]
+    assert config["User"] == declared.get("user", config["User"])
+    assert config.get("StopTimeout") == declared.get("stopTimeout")
+    assert host["LogConfig"] == {
+        "Type": declared.get("logDriver", "json-file"),
+        "Config": declared.get("logOpts", {}),
+    }
+    assert list(attrs["NetworkSettings"]["Networks"]) == [n["name"] for n in declared["networksAdvanced"]]
