@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.images import session_service_image
+from tests.support.images import isolated_base_image, session_service_image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "scripts"
@@ -53,9 +53,15 @@ def postgres_admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def service_image(base_image: str) -> Iterator[str]:
+def session_base_image(base_image: str) -> Iterator[str]:
+    """The local base image under this session's own image id (tests/support/images.py says why)."""
+    yield from isolated_base_image(base_image)
+
+
+@pytest.fixture(scope="session")
+def service_image(session_base_image: str) -> Iterator[str]:
     """The service image built once from app/ on the local base image; yields its id, removed at the end.
 
     The build itself is the plain function tests.support.images.build_image (reused by bench/ and deploy).
     """
-    yield from session_service_image(REPO_ROOT / "app", base_image)
+    yield from session_service_image(REPO_ROOT / "app", session_base_image)

@@ -79,13 +79,13 @@ def run_container(docker_api: Any, request: pytest.FixtureRequest) -> Iterator[C
 
 
 @pytest.fixture(scope="module")
-def build_image_from(docker_api: Any, base_image: str) -> Iterator[Callable[..., BuiltImage]]:
+def build_image_from(docker_api: Any, session_base_image: str) -> Iterator[Callable[..., BuiltImage]]:
     """Build a context into a labelled, uniquely tagged image; removed at module end."""
     built_images: list[BuiltImage] = []
 
     def build_from(context: Path, **options: Any) -> BuiltImage:
         tag = f"microservice-model-test/{AREA}:{uuid.uuid4().hex[:12]}"
-        built = build(context, base_image, tag, labels_for(AREA), client=docker_api, **options)
+        built = build(context, session_base_image, tag, labels_for(AREA), client=docker_api, **options)
         built_images.append(built)
         return built
 

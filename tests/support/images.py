@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -182,6 +183,30 @@ def remove_built_image(built: BuiltImage, *, client: Any = None) -> None:
             client.images.remove(built.builder_stage_id)
         except (docker.errors.NotFound, docker.errors.APIError):
             pass  # in use as another image's parent or already gone: not ours to force
+
+
+def isolated_base_image(base_image: str) -> Iterator[str]:
+    """Body of the session fixture `session_base_image`: `base_image` plus this session's labels.
+
+    No new layer, but a new image id: every build of this session chains off it, so Docker's
+    classic-builder cache cannot mix this session's layers with those of concurrent builds of the
+    same Dockerfile (it follows the newest matching image, which may be a --no-cache build still
+    without its pip layer), and another run's cleanup by `ancestor=` cannot reach our containers.
+    """
+    client = docker_client()
+    with tempfile.TemporaryDirectory(prefix="microservice-model-test-base-") as context:
+        (Path(context) / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+        built = build(
+            Path(context),
+            base_image,
+            f"microservice-model-test/base:{SESSION_ID}",
+            labels_for("session-base"),
+            client=client,
+        )
+    try:
+        yield built.tag
+    finally:
+        remove_built_image(built, client=client)
 
 
 def session_service_image(app_dir: Path, base_image: str) -> Iterator[str]:
