@@ -219,12 +219,16 @@ def wait_for_http(url: str, timeout: float = 60) -> requests.Response:
 
 
 def remove_images(built: list[dict[str, str]]) -> None:
-    """Untag the images the runs built, if the tag still points at what we built."""
+    """Remove the images the runs built: the tag if it still points at what we built, and an
+    earlier build that a later one left untagged. An image someone else tagged or runs stays."""
     client = docker.from_env()
     for name, image_id in {(i["name"], i["id"]) for i in built}:
         try:
-            if client.images.get(name).id == image_id:  # nobody re-tagged it since
+            image = client.images.get(image_id)
+            if name in image.tags:
                 client.images.remove(name)
+            elif not image.tags:
+                client.images.remove(image_id)
         except docker.errors.APIError:
             pass  # gone already, or in use by someone else's container: leave it
 

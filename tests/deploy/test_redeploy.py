@@ -126,3 +126,28 @@ def test_code_change_redeploy_replaces_the_container_and_keeps_the_data(
         f"\nredeploy {second.seconds:.1f}s, {prober.failed} failed probes of {len(prober.probes)}, "
         f"outage {prober.outage_seconds():.2f}s"
     )
+
+
+def test_rollback_to_the_earlier_digest_serves_the_old_code_with_the_same_data(
+    copy_deployer: StackDeployer, program_copy: Path
+) -> None:
+    first = copy_deployer.up()
+    assert first.error is None, first.error
+    seed_users(first)
+    change_healthz(program_copy, uuid.uuid4().hex)
+    second = copy_deployer.up()
+    assert second.error is None, second.error
+    assert "marker" in wait_for_http(f"{BASE_URL}/healthz").json()
+
+    # docs/operations.md's rollback: pin the digest an earlier update exported; nothing is built.
+    rollback = copy_deployer.up(config={"imageRef": first.exports["imageDigest"]})
+
+    assert rollback.error is None, rollback.error
+    assert rollback.built_images == []
+    # No Image is declared any more: `pulumi up` drops it from the stack (the provider keeps local images).
+    assert [step["action"] for step in rollback.steps(IMAGE_TYPE)] == ["delete"]
+    assert rollback.step(CONTAINER_TYPE)["action"] == "replace-delete-first"
+    running = docker.from_env().containers.get(rollback.exports["containerName"])
+    assert running.attrs["Config"]["Image"] == first.exports["imageDigest"]
+    assert "marker" not in wait_for_http(f"{BASE_URL}/healthz").json()
+    assert login("kept-user", "kept-user-pw-1").status_code == 200
