@@ -13,13 +13,10 @@ from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unaut
 
 from .auth import current_user, require_permission
 from .extensions import db
-from .models import PERMISSION_NAME_MAX, ROLE_NAME_MAX, USERNAME_MAX, Permission, Role, User
+from .models import Permission, Role, User
 from .security import hash_password, issue_token, needs_rehash, verify_password
-from .validation import json_object, string_field, string_list_field
+from .validation import AuthorizeBody, GrantRoleBody, LoginBody, NewRoleBody, NewUserBody, parse_body
 
-PASSWORD_MIN = 8
-PASSWORD_MAX = 128  # argon2 hashes anything, but an unbounded input is a cheap way to burn CPU
-USERNAME_MIN = 3
 LIST_LIMIT_MAX = 500
 
 log = logging.getLogger(__name__)
@@ -37,9 +34,8 @@ def _commit_or_conflict(message: str) -> None:
 
 @api.post("/auth/login")
 def login() -> tuple[dict[str, Any], int]:
-    body = json_object()
-    username = string_field(body, "username", 1, USERNAME_MAX)
-    password = string_field(body, "password", 1, PASSWORD_MAX)
+    body = parse_body(LoginBody)
+    username, password = body.username, body.password
     user = db.session.scalar(select(User).where(User.username == username))
     # Verify before looking at `user`: an unknown name must take as long as a wrong password.
     if not verify_password(user.password_hash if user else None, password) or user is None:
@@ -79,9 +75,8 @@ def list_users() -> dict[str, Any]:
 @api.post("/users")
 @require_permission("users:create")
 def create_user() -> tuple[dict[str, Any], int]:
-    body = json_object()
-    username = string_field(body, "username", USERNAME_MIN, USERNAME_MAX, name_like=True)
-    password = string_field(body, "password", PASSWORD_MIN, PASSWORD_MAX)
+    body = parse_body(NewUserBody)
+    username, password = body.username, body.password
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")
     user = User(username=username, password_hash=hash_password(password))
@@ -94,12 +89,8 @@ def create_user() -> tuple[dict[str, Any], int]:
 @api.post("/roles")
 @require_permission("roles:create")
 def create_role() -> tuple[dict[str, Any], int]:
-    body = json_object()
-    name = string_field(body, "name", 1, ROLE_NAME_MAX, name_like=True)
-    wanted = set(string_list_field(body, "permissions", max_items=100))
-    for permission_name in wanted:
-        if len(permission_name) > PERMISSION_NAME_MAX:
-            raise BadRequest(f"permission names are at most {PERMISSION_NAME_MAX} characters")
+    body = parse_body(NewRoleBody)
+    name, wanted = body.name, set(body.permissions)
     permissions = db.session.scalars(select(Permission).where(Permission.name.in_(wanted))).all()
     unknown = wanted - {p.name for p in permissions}
     if unknown:
@@ -117,8 +108,7 @@ def create_role() -> tuple[dict[str, Any], int]:
 @api.post("/users/<int:user_id>/roles")
 @require_permission("roles:grant")
 def grant_role(user_id: int) -> dict[str, Any]:
-    body = json_object()
-    role_name = string_field(body, "role", 1, ROLE_NAME_MAX)
+    role_name = parse_body(GrantRoleBody).role
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
@@ -136,8 +126,7 @@ def grant_role(user_id: int) -> dict[str, Any]:
 def authorize() -> dict[str, Any]:
     """For other services: does the bearer token's user hold `permission`? 200 yes, 403 no, 401 bad token."""
     user = current_user()
-    body = json_object()
-    permission = string_field(body, "permission", 1, PERMISSION_NAME_MAX)
+    permission = parse_body(AuthorizeBody).permission
     if permission not in user.permission_names():
         raise Forbidden(f"missing permission {permission!r}")
     return {"allowed": True, "user": {"id": user.id, "username": user.username}, "permission": permission}

@@ -6,13 +6,17 @@ import os
 
 import click
 from flask import Flask
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from .extensions import db
 from .models import PERMISSIONS, Permission, Role, User
 from .security import hash_password
+from .validation import NewPassword, NewUsername, describe
 
 ADMIN_ROLE = "admin"
+_new_username: TypeAdapter[str] = TypeAdapter(NewUsername)
+_new_password: TypeAdapter[str] = TypeAdapter(NewPassword)
 
 
 def ensure_admin_role() -> Role:
@@ -37,19 +41,18 @@ def register_cli(app: Flask) -> None:
     @click.argument("username")
     def create_admin(username: str) -> None:
         """Create USERNAME with role admin (password from ADMIN_PASSWORD, else a prompt)."""
-        # Imported here: the API module's limits are the rules a password must meet.
-        from .api import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN
-        from .validation import NAME_PATTERN, NAME_RULE
-
-        if not USERNAME_MIN <= len(username) <= USERNAME_MAX or not NAME_PATTERN.match(username):
-            raise click.BadParameter(
-                f"must be {USERNAME_MIN} to {USERNAME_MAX} characters of {NAME_RULE}", param_hint="USERNAME"
-            )
+        # The same rules as POST /api/v1/users, checked one at a time: a bad name fails before the prompt.
+        try:
+            _new_username.validate_python(username)
+        except ValidationError as error:
+            raise click.BadParameter(describe(error), param_hint="USERNAME") from None
         password = os.environ.get("ADMIN_PASSWORD") or click.prompt(
             "Password", hide_input=True, confirmation_prompt=True
         )
-        if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-            raise click.ClickException(f"the password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+        try:
+            _new_password.validate_python(password)
+        except ValidationError as error:
+            raise click.ClickException(f"the password is not allowed: {describe(error)}") from None
         if db.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise click.ClickException(f"user {username!r} already exists")
         role = ensure_admin_role()

@@ -1,15 +1,66 @@
-"""Checks for the small JSON bodies the API accepts: 400 with a message naming the field."""
+"""The JSON bodies the API accepts, as pydantic models; a bad body is a 400 naming each field and its rule."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
 
 from flask import request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic_core import ErrorDetails
 from werkzeug.exceptions import BadRequest
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]+$")
+from .models import PERMISSION_NAME_MAX, ROLE_NAME_MAX, USERNAME_MAX
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128  # argon2 hashes anything, but an unbounded input is a cheap way to burn CPU
+USERNAME_MIN = 3
+PERMISSIONS_PER_ROLE_MAX = 100
+
+# pydantic matches with the Rust regex engine, where `$` is the end of the text (Python's re would
+# also let a trailing newline through).
+NAME_PATTERN = r"^[A-Za-z0-9_.@-]+$"
 NAME_RULE = "letters, digits, '_', '.', '@' or '-'"
+# pydantic's own message would quote the regex; clients get the rule in words instead.
+PATTERN_RULES = {NAME_PATTERN: NAME_RULE}
+ERRORS_REPORTED_MAX = 5  # a list of 100 wrong items would otherwise make a 100-line message
+
+NewUsername = Annotated[
+    str, StringConstraints(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=NAME_PATTERN)
+]
+NewPassword = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+
+
+class Body(BaseModel):
+    # strict: 123 is not silently taken for "123", nor "1" for 1. Unknown fields are ignored, as before.
+    model_config = ConfigDict(strict=True)
+
+
+class LoginBody(Body):
+    # Only lengths here: login must work for every stored name, whatever rules it was made under.
+    username: Annotated[str, StringConstraints(min_length=1, max_length=USERNAME_MAX)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX)]
+
+
+class NewUserBody(Body):
+    username: NewUsername
+    password: NewPassword
+
+
+class NewRoleBody(Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=ROLE_NAME_MAX, pattern=NAME_PATTERN)]
+    # No minimum length per item: an empty name is reported as an unknown permission.
+    permissions: list[Annotated[str, StringConstraints(max_length=PERMISSION_NAME_MAX)]] = Field(
+        default_factory=list, max_length=PERMISSIONS_PER_ROLE_MAX
+    )
+
+
+class GrantRoleBody(Body):
+    role: Annotated[str, StringConstraints(min_length=1, max_length=ROLE_NAME_MAX)]
+
+
+class AuthorizeBody(Body):
+    permission: Annotated[str, StringConstraints(min_length=1, max_length=PERMISSION_NAME_MAX)]
 
 
 def json_object() -> dict[str, Any]:
@@ -20,23 +71,43 @@ def json_object() -> dict[str, Any]:
     return body
 
 
-def string_field(
-    body: dict[str, Any], field: str, min_len: int, max_len: int, name_like: bool = False
-) -> str:
-    value = body.get(field)
-    if not isinstance(value, str):
-        raise BadRequest(f"'{field}' is required and must be a string")
-    if not min_len <= len(value) <= max_len:
-        raise BadRequest(f"'{field}' must be {min_len} to {max_len} characters long")
-    if name_like and not NAME_PATTERN.match(value):
-        raise BadRequest(f"'{field}' may contain only {NAME_RULE}")
-    return value
+BodyT = TypeVar("BodyT", bound=Body)
 
 
-def string_list_field(body: dict[str, Any], field: str, max_items: int) -> list[str]:
-    value = body.get(field, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise BadRequest(f"'{field}' must be a list of strings")
-    if len(value) > max_items:
-        raise BadRequest(f"'{field}' may hold at most {max_items} items")
-    return value
+def parse_body(model: type[BodyT]) -> BodyT:
+    """The request body as `model`; 400 naming every bad field and what it allows."""
+    try:
+        return model.model_validate(json_object())
+    except ValidationError as error:
+        raise BadRequest(describe(error)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """One readable line, e.g. "'username': String should have at least 3 characters; 'password': ..."."""
+    # include_input=False: the rejected value (a password, say) never reaches the response or the logs.
+    details = error.errors(include_url=False, include_input=False)
+    parts = [_describe_one(detail) for detail in details[:ERRORS_REPORTED_MAX]]
+    if len(details) > ERRORS_REPORTED_MAX:
+        parts.append(f"and {len(details) - ERRORS_REPORTED_MAX} more errors")
+    return "; ".join(parts)
+
+
+def _describe_one(detail: ErrorDetails) -> str:
+    message = detail["msg"]
+    if detail["type"] == "string_pattern_mismatch":
+        rule = PATTERN_RULES.get(str(detail.get("ctx", {}).get("pattern")))
+        if rule is not None:
+            message = f"String should contain only {rule}"
+    where = field_path(detail["loc"])
+    return f"'{where}': {message}" if where else message
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """('permissions', 2) -> 'permissions[2]'; () (a bare value, as the CLI checks) -> ''."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
