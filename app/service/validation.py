@@ -32,7 +32,7 @@ NewPassword = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_leng
 
 
 class Body(BaseModel):
-    # strict: 123 is not silently taken for "123", nor "1" for 1. Unknown fields are ignored, as before.
+    # strict: a string field takes only a JSON string, never 123 or true. Unknown fields are ignored, as before.
     model_config = ConfigDict(strict=True)
 
 
