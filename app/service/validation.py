@@ -32,7 +32,7 @@ NewPassword = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_leng
 
 
 class Body(BaseModel):
-    # strict: a string field takes only a JSON string, never 123 or true. Unknown fields are ignored, as before.
+    # strict: a string field takes only a JSON string, never 123 or true. Unknown fields are ignored.
     model_config = ConfigDict(strict=True)
 
 
