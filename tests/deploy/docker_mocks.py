@@ -40,6 +40,15 @@ class HarnessError(RuntimeError):
     """A declared resource the harness cannot carry out, or one the engine refused."""
 
 
+class TaintedContainer(HarnessError):
+    """The container was created but did not start or get healthy: the provider keeps its id, and
+    the next update replaces it (a "tainted" resource)."""
+
+    def __init__(self, container_id: str, error: Exception) -> None:
+        super().__init__(str(error))
+        self.container_id = container_id
+
+
 class Declared:
     """The declared inputs of one resource (or nested block); every key must be read, or it fails."""
 
@@ -361,15 +370,27 @@ class DockerEngineMocks(Mocks):
     # --- container -------------------------------------------------------------------------------
 
     def container(self, args: MockResourceArgs, reg: Registration, prev: Any) -> tuple[str, dict, str]:
-        if prev is not None and prev["inputs"] == args.inputs:
+        if prev is not None and prev["inputs"] == args.inputs and not prev.get("tainted"):
             return prev["id"], prev["outputs"], "same"
         spec = ContainerSpec.from_declared(args.name, args.inputs)
         client = self.client()
         started = time.time()
-        if prev is not None and reg.delete_before_replace:
+        delete_first = reg.delete_before_replace or (prev is not None and prev.get("tainted"))
+        if prev is not None and delete_first:
             delete_container(client, prev["id"], prev["inputs"])
         deleted = time.time()
-        container_id = spec.create_and_start(client, self.run_label)
+        try:
+            container_id = spec.create_and_start(client, self.run_label)
+        except TaintedContainer as tainted:
+            with self._lock:
+                self.state[reg.urn] = {
+                    "type": args.typ,
+                    "id": tainted.container_id,
+                    "inputs": args.inputs,
+                    "outputs": {},
+                    "tainted": True,
+                }
+            raise
         healthy = time.time()
         self._current.detail = f"old container deleted in {deleted - started:.2f}s, "
         self._current.detail += f"new one created, started and healthy in {healthy - deleted:.2f}s"
@@ -526,17 +547,20 @@ class ContainerSpec:
             **{**self.create_kwargs, "labels": labels},
         )
         container = client.containers.get(created["Id"])
-        # Like the provider: leave the default bridge, join each declared network.
-        if self.networks:
-            client.networks.get("bridge").disconnect(container)
-            for net in self.networks:
-                client.networks.get(net.require("name")).connect(
-                    container, aliases=net.get("aliases"), ipv4_address=net.get("ipv4Address")
-                )
-                net.done()
-        container.start()
-        if self.wait:
-            self.wait_until_healthy(container)
+        try:
+            # Like the provider: leave the default bridge, join each declared network.
+            if self.networks:
+                client.networks.get("bridge").disconnect(container)
+                for net in self.networks:
+                    client.networks.get(net.require("name")).connect(
+                        container, aliases=net.get("aliases"), ipv4_address=net.get("ipv4Address")
+                    )
+                    net.done()
+            container.start()
+            if self.wait:
+                self.wait_until_healthy(container)
+        except Exception as exc:
+            raise TaintedContainer(str(container.id), exc) from exc
         return str(container.id)
 
     def wait_until_healthy(self, container: Any) -> None:
