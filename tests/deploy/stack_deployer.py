@@ -112,14 +112,18 @@ class StackDeployer:
         return run
 
     def cleanup(self) -> None:
-        """Remove what this deployer's runs created: labelled objects, leftovers of the program's
-        one-shot containers, and the log files written into the stack's log dir."""
+        """Remove what this deployer's runs created: labelled containers, networks and volumes, and
+        leftovers of the program's one-shot containers (images: `remove_images`; logs: `restored_log_dir`)."""
         client = docker.from_env()
         label = f"{HARNESS_LABEL}={self.run_label}"
         image_ids = {image["id"] for run in self.runs for image in run.built_images}
         containers = client.containers.list(all=True, filters={"label": label})
         for image_id in image_ids:
-            containers += client.containers.list(all=True, filters={"ancestor": image_id})
+            # The program's one-shot containers (`docker run --rm`, so normally gone). Only those the
+            # program labelled: another suite may run a container of an identical image (same ID).
+            program_made = {"ancestor": image_id, "label": "app.kubernetes.io/managed-by=pulumi"}
+            one_shots = client.containers.list(all=True, filters=program_made)
+            containers += [c for c in one_shots if HARNESS_LABEL not in c.labels]  # not a service container
         for container in containers:
             try:
                 container.remove(force=True, v=True)
