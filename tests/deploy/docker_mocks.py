@@ -322,8 +322,13 @@ class DockerEngineMocks(Mocks):
             client.volumes.get(name)
         except docker.errors.NotFound:
             pass
-        else:  # Docker would silently hand back the existing volume; the provider's create would not
-            raise HarnessError(f"Volume {args.name}: a volume named {name!r} already exists on the engine")
+        else:
+            # Docker, and so the provider, would adopt it with its data (how a volume kept by
+            # retain_on_delete comes back). The harness refuses: a test must not run on leftover data.
+            raise HarnessError(
+                f"Volume {args.name}: a volume named {name!r} already exists on the engine (left over "
+                "from an earlier run?); the harness only uses volumes it created"
+            )
         volume = client.volumes.create(
             name, driver=driver, driver_opts=driver_opts, labels={**labels, HARNESS_LABEL: self.run_label}
         )
