@@ -1,15 +1,20 @@
-"""The harness itself: what it does not understand fails loudly, a failing command fails the run."""
+"""The harness itself: what it does not understand fails loudly; a failing command or an unhealthy
+container fails the run with its output."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import docker
 import pytest
 from docker_mocks import (
+    HARNESS_LABEL,
     ContainerSpec,
     DockerEngineMocks,
     HarnessError,
     Registration,
+    TaintedContainer,
     go_duration_ns,
 )
 from pulumi.runtime.mocks import MockResourceArgs
@@ -89,3 +94,25 @@ def test_go_durations_parse_like_the_provider_and_bad_ones_fail() -> None:
     assert go_duration_ns("500ms") == 500 * 10**6
     with pytest.raises(HarnessError, match="not a Go duration"):
         go_duration_ns("10 seconds")
+
+
+def test_container_that_never_gets_healthy_fails_with_its_logs(base_image: str) -> None:
+    run_label = f"unit-{uuid.uuid4().hex[:8]}"
+    spec = ContainerSpec.from_declared(
+        "c",
+        {
+            "name": f"deploy-test-unhealthy-{run_label}",
+            "image": base_image,
+            "command": ["sh", "-c", "echo booting-but-never-healthy; sleep 120"],
+            "healthcheck": {"tests": ["CMD", "false"], "interval": "1s", "retries": 1.0},
+            "wait": True,
+            "waitTimeout": 5.0,
+        },
+    )
+    client = docker.from_env()
+    try:
+        with pytest.raises(TaintedContainer, match=r"not healthy within 5s(.|\n)*booting-but-never-healthy"):
+            spec.create_and_start(client, run_label)
+    finally:
+        for container in client.containers.list(all=True, filters={"label": f"{HARNESS_LABEL}={run_label}"}):
+            container.remove(force=True)
