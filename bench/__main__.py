@@ -61,11 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one short run of each section (CI smoke)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
     parser.add_argument("--out", type=Path, help="where results (and PNGs) go")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        default=[],
+        help="serving: only gunicorn configs whose name contains one of these",
+    )
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows in a log file
 
     counts = QUICK if args.quick else FULL
-    plan = QUICK_SERVING if args.quick else FULL_SERVING
+    plan = dataclasses.replace(
+        QUICK_SERVING if args.quick else FULL_SERVING, config_filter=tuple(args.configs)
+    )
     if args.out:
         results_dir = plots_dir = args.out
     elif args.quick:

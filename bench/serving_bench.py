@@ -78,6 +78,8 @@ class ServingPlan:
     warmup_s: int
     # Every worker class and the logging diagnostics (full run); else only shipped, old and one variant.
     all_configs: bool = True
+    # Only configurations whose name contains one of these (all when empty): `--configs gthread old`.
+    config_filter: tuple[str, ...] = ()
 
 
 def free_port() -> int:
@@ -225,7 +227,13 @@ def configs_to_compare(default_class: str, all_configs: bool) -> list[GunicornCo
     no_log = GunicornConfig(
         "diag: no access log", conf_file=VARIANTS_DIR / "no_access_log.py", endpoints=("authorize",)
     )
-    return [*configs, stdout_only, no_log]
+    # gthread with more than the default one thread: does a thread pool per worker pay on this service?
+    threads = GunicornConfig(
+        "shipped + gthread x4 threads",
+        env={"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4"},
+        endpoints=("authorize",),
+    )
+    return [*configs, threads, stdout_only, no_log]
 
 
 def bench_serving(
@@ -242,6 +250,8 @@ def bench_serving(
     workers: dict[str, str] = {}
     for db in databases:
         for config in configs_to_compare(default_class, plan.all_configs):
+            if plan.config_filter and not any(part in config.name for part in plan.config_filter):
+                continue
             name, port = start_server(image, config, db, env, cleanup)
             db.token = db.token or login(port)
             workers[config.name] = worker_summary(name)
