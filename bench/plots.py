@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -10,6 +13,7 @@ matplotlib.use("Agg")  # files only: no display on CI or a server
 
 import matplotlib.pyplot as plt
 
+from bench.common import Spread
 from bench.serving_bench import ENDPOINTS, LoadResult
 
 
@@ -46,10 +50,15 @@ def plot_serving(results: list[LoadResult], out_dir: Path) -> list[Path]:
                 axes[row][col].set_xlabel("concurrent connections (wrk -c)")
                 axes[row][col].grid(True, alpha=0.3)
             axes[0][col].set_ylim(bottom=0)
-            axes[1][col].set_ylim(bottom=0)
-        axes[0][0].legend(fontsize=8)
+            axes[1][col].set_yscale("log")  # p99 spans milliseconds to seconds
+        # One legend for the figure: the diagnostics appear on the authorize plots only.
+        handles: dict[str, Any] = {}
+        for ax in axes[0]:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(label, handle)
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=4, fontsize=8)
         fig.suptitle(f"gunicorn configurations on the shipped image, {database}")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
         path = out_dir / f"bench-serving-{database}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
@@ -60,3 +69,19 @@ def plot_serving(results: list[LoadResult], out_dir: Path) -> list[Path]:
 def _spread(series: list[LoadResult], attr: str) -> list[list[float]]:
     spreads = [getattr(r, attr) for r in series]
     return [[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]]
+
+
+def load_results(path: Path) -> list[LoadResult]:
+    """The serving results a bench run saved (bench/results/*.json)."""
+    spreads = ("rps", "p50_ms", "p99_ms")
+    results = []
+    for row in json.loads(path.read_text())["serving"]:
+        fields: dict[str, Any] = {k: Spread(v["samples"]) if k in spreads else v for k, v in row.items()}
+        results.append(LoadResult(**fields))
+    return results
+
+
+if __name__ == "__main__":
+    # Redraw from saved results: python -m bench.plots bench/results/full-serving.json docs/
+    for written in plot_serving(load_results(Path(sys.argv[1])), Path(sys.argv[2])):
+        print(written)
