@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import report
 from bench.common import REPO_ROOT, Cleanup, run, script_output
-from bench.serving_bench import ServingPlan
+from bench.serving_bench import ENDPOINTS, ServingPlan
 
 SECTIONS = ("image", "serving", "deploy", "program")
 FULL = {"image_runs": 3, "deploy_runs": 3, "program_runs": 3}
@@ -62,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
     parser.add_argument("--out", type=Path, help="where results (and PNGs) go")
     parser.add_argument(
+        "--endpoints",
+        nargs="+",
+        choices=ENDPOINTS,
+        default=list(ENDPOINTS),
+        help="serving: endpoints to load",
+    )
+    parser.add_argument(
         "--configs",
         nargs="+",
         default=[],
@@ -72,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 
     counts = QUICK if args.quick else FULL
     plan = dataclasses.replace(
-        QUICK_SERVING if args.quick else FULL_SERVING, config_filter=tuple(args.configs)
+        QUICK_SERVING if args.quick else FULL_SERVING,
+        config_filter=tuple(args.configs),
+        endpoints=tuple(args.endpoints),
     )
     if args.out:
         results_dir = plots_dir = args.out

@@ -113,9 +113,13 @@ class Cleanup:
     databases: list[str] = field(default_factory=list)  # PostgreSQL databases (scripts/postgres-up.sh)
     paths: list[Path] = field(default_factory=list)
 
-    def remove_all(self) -> None:
+    def remove_containers(self) -> None:
         for name in reversed(self.containers):
             run(["docker", "rm", "-f", "-v", name], check=False, timeout=120)
+        self.containers.clear()
+
+    def remove_all(self) -> None:
+        self.remove_containers()
         for image in reversed(self.images):
             # No -f: an ID that another tag (someone else's) also names must stay.
             run(["docker", "rmi", image], check=False, timeout=300)

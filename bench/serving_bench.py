@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import socket
+import statistics
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class LoadResult:
     p99_ms: Spread
     errors: int  # summed over the runs: socket errors + non-2xx answers
     requests: int
-    loadavg: float  # 1-minute load average before the first run: how busy the machine already was
+    loadavg: float  # mean 1-minute load average at the start of the cell's runs: how busy the machine was
 
 
 @dataclass
@@ -80,6 +81,7 @@ class ServingPlan:
     all_configs: bool = True
     # Only configurations whose name contains one of these (all when empty): `--configs gthread old`.
     config_filter: tuple[str, ...] = ()
+    endpoints: tuple[str, ...] = tuple(ENDPOINTS)
 
 
 def free_port() -> int:
@@ -184,11 +186,15 @@ def wrk(port: int, endpoint: str, token: str, concurrency: int, duration_s: int)
     return dict(json.loads(match.group(1)))
 
 
-def measure(
-    port: int, db: Database, config: GunicornConfig, endpoint: str, concurrency: int, plan: ServingPlan
+def summarize(
+    db: Database,
+    config: GunicornConfig,
+    endpoint: str,
+    concurrency: int,
+    samples: list[dict[str, int]],
+    load: float,
 ) -> LoadResult:
-    loadavg = os.getloadavg()[0]
-    samples = [wrk(port, endpoint, db.token, concurrency, plan.duration_s) for _ in range(plan.runs)]
+    """One table row from the wrk runs of one cell."""
     rps = [s["requests"] / (s["duration_us"] / 1e6) for s in samples]
     errors = sum(s["connect"] + s["read"] + s["write"] + s["timeout"] + s["status"] for s in samples)
     return LoadResult(
@@ -201,7 +207,7 @@ def measure(
         p99_ms=Spread([s["p99_us"] / 1000 for s in samples]),
         errors=errors,
         requests=sum(s["requests"] for s in samples),
-        loadavg=loadavg,
+        loadavg=load,
     )
 
 
@@ -246,24 +252,42 @@ def bench_serving(
     name, _port = start_server(image, GunicornConfig("probe"), databases[1], env, cleanup)
     default_class = worker_summary(name).split()[0]
     run(["docker", "rm", "-f", name], check=False)
+    configs = [
+        config
+        for config in configs_to_compare(default_class, plan.all_configs)
+        if not plan.config_filter or any(part in config.name for part in plan.config_filter)
+    ]
     results: list[LoadResult] = []
     workers: dict[str, str] = {}
     for db in databases:
-        for config in configs_to_compare(default_class, plan.all_configs):
-            if plan.config_filter and not any(part in config.name for part in plan.config_filter):
-                continue
-            name, port = start_server(image, config, db, env, cleanup)
-            db.token = db.token or login(port)
-            workers[config.name] = worker_summary(name)
-            for endpoint in config.endpoints:
-                wrk(port, endpoint, db.token, max(plan.concurrencies), plan.warmup_s)  # warm pools/imports
-                for concurrency in plan.concurrencies:
-                    result = measure(port, db, config, endpoint, concurrency, plan)
-                    results.append(result)
-                    print(
-                        f"  {db.name:10} {config.name:18} {endpoint:9} c={concurrency:<4} "
-                        f"{result.rps.fmt(0):>18} rps  p99 {result.p99_ms.fmt(1):>18} ms  "
-                        f"errors {result.errors}"
-                    )
-            run(["docker", "rm", "-f", name], check=False, timeout=120)
+        # Rounds, config order rotating each round, one server at a time (several at once would
+        # exceed PostgreSQL's 100 connections): the other engineers' load, which comes and goes over
+        # minutes, then falls on every configuration alike instead of on whichever ran at that time.
+        samples: dict[tuple[str, str, int], list[dict[str, int]]] = {}
+        loads: dict[tuple[str, str, int], list[float]] = {}
+        for round_index in range(plan.runs):
+            shift = round_index % len(configs)
+            for config in configs[shift:] + configs[:shift]:
+                name, port = start_server(image, config, db, env, cleanup)
+                workers[config.name] = worker_summary(name)
+                db.token = db.token or login(port)
+                for endpoint in [e for e in config.endpoints if e in plan.endpoints]:
+                    wrk(port, endpoint, db.token, max(plan.concurrencies), plan.warmup_s)  # warm pools
+                    for concurrency in plan.concurrencies:
+                        key = (config.name, endpoint, concurrency)
+                        loads.setdefault(key, []).append(os.getloadavg()[0])
+                        samples.setdefault(key, []).append(
+                            wrk(port, endpoint, db.token, concurrency, plan.duration_s)
+                        )
+                cleanup.remove_containers()
+                print(f"  {db.name} round {round_index + 1}/{plan.runs}: {config.name} measured")
+        for (config_name, endpoint, concurrency), runs in samples.items():
+            config = next(c for c in configs if c.name == config_name)
+            load = statistics.mean(loads[config_name, endpoint, concurrency])
+            result = summarize(db, config, endpoint, concurrency, runs, load)
+            results.append(result)
+            print(
+                f"  {db.name:10} {config.name:18} {endpoint:9} c={concurrency:<4} "
+                f"{result.rps.fmt(0):>18} rps  p99 {result.p99_ms.fmt(1):>18} ms  errors {result.errors}"
+            )
     return results, workers
