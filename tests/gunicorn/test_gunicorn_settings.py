@@ -41,7 +41,7 @@ def test_defaults_follow_the_contract(load_conf: LoadConf) -> None:
     conf = load_conf()
     assert conf.wsgi_app == "service:create_app()"
     assert conf.bind == ["0.0.0.0:8000"]
-    assert conf.worker_class == "gevent"
+    assert conf.worker_class == "gthread"
     assert conf.workers == 2 * conf.available_cpus() + 1
     assert conf.threads == 1
     assert (conf.timeout, conf.graceful_timeout) == (30, 30)

@@ -90,7 +90,7 @@ def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dic
 # database_env first: fixtures tear down in reverse, so gunicorn stops before its database is dropped.
 def test_the_api_answers_through_gunicorn(database_env: dict[str, str], start_server: StartServer) -> None:
     """gevent workers with a real database driver: psycopg 3 must cooperate with the patched sockets."""
-    server = start_server(**database_env)
+    server = start_server(GUNICORN_WORKER_CLASS="gevent", **database_env)
     assert requests.get(f"{server.url}/readyz", timeout=30).json()["status"] == "ready"
     token = requests.post(f"{server.url}/api/v1/auth/login", json=ADMIN, timeout=30).json()["access_token"]
     me = requests.get(
