@@ -11,7 +11,6 @@ container is healthy (wait=True), so that is "start to healthy". Everything is r
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,13 +25,13 @@ from stack_deployer import (
     Prober,
     StackDeployer,
     StackRun,
+    copy_program,
     make_deployer,
     remove_images,
     restored_log_dir,
 )
 
 REPO = Path(__file__).resolve().parents[2]
-PROGRAM_FILES = ["Pulumi.yaml", "Pulumi.test.yaml", "__main__.py", "components", "app"]
 
 
 def base_image() -> str:
@@ -41,17 +40,6 @@ def base_image() -> str:
         ["bash", str(REPO / "scripts/base-image.sh")], check=True, capture_output=True, text=True
     )
     return out.stdout.strip().splitlines()[-1]
-
-
-def copy_program(target: Path) -> Path:
-    target.mkdir()
-    for name in PROGRAM_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, target / name)
-    return target
 
 
 def report(label: str, run: StackRun, prober: Prober | None = None) -> None:

@@ -33,6 +33,24 @@ IMAGE_TYPE = "docker:index/image:Image"
 VOLUME_TYPE = "docker:index/volume:Volume"
 
 
+# What the Pulumi program is made of: a redeploy with a code change runs from a copy of these, so the
+# change never touches the shared work tree.
+PROGRAM_FILES = ["Pulumi.yaml", "Pulumi.test.yaml", "__main__.py", "components", "app"]
+REPO_ROOT = HERE.parents[1]
+
+
+def copy_program(target: Path, source_root: Path = REPO_ROOT) -> Path:
+    """Copy the program's files from `source_root` into the new directory `target`; return `target`."""
+    target.mkdir()
+    for name in PROGRAM_FILES:
+        source = source_root / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, target / name)
+    return target
+
+
 class HarnessFailure(RuntimeError):
     """run_stack.py itself crashed (not the program): a bug in the harness."""
 

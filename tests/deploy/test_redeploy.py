@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,28 +18,19 @@ from stack_deployer import (
     Prober,
     StackDeployer,
     StackRun,
+    copy_program,
     make_deployer,
     wait_for_http,
 )
 
 ADMIN_PASSWORD = "redeploy-admin-pw-1"
-# What the Pulumi program is made of: copied, so the code change never touches the shared tree.
-PROGRAM_FILES = ["Pulumi.yaml", "Pulumi.test.yaml", "__main__.py", "components", "app"]
 CHANGED_FILE = Path("app/service/health.py")
 HEALTHZ_BODY = 'return {"status": "ok"}'
 
 
 @pytest.fixture
 def program_copy(repo_root: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "program"
-    copy.mkdir()
-    for name in PROGRAM_FILES:
-        source = repo_root / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, copy / name)
-    return copy
+    return copy_program(tmp_path / "program", repo_root)
 
 
 @pytest.fixture
