@@ -8,7 +8,6 @@ set -euo pipefail
 
 image=${BASE_IMAGE_TAG:-microservice-model-base:bookworm}
 suite=${BASE_IMAGE_SUITE:-bookworm}
-mirror=${BASE_IMAGE_MIRROR:-http://deb.debian.org/debian}
 ca_bundle=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
 if docker image inspect "$image" >/dev/null 2>&1; then
@@ -30,8 +29,9 @@ fi
 rootfs=$(mktemp -d /tmp/base-rootfs.XXXXXX)
 trap 'rm -rf "$rootfs"' EXIT
 
+# No mirror argument: debootstrap uses its own default, as every client here should.
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-  "$suite" "$rootfs" "$mirror" >&2
+  "$suite" "$rootfs" >&2
 cp "$ca_bundle" "$rootfs/etc/ssl/certs/ca-certificates.crt"
 # Slim it like python:*-slim: no apt lists, docs or caches in the base layer.
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* \
