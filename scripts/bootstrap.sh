@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for this repository: the system tools the tests and the local deploy use
-# (Docker engine, debootstrap, PostgreSQL, wrk) when they are missing, and the project virtualenv
-# (.venv) with the pinned program, service and test dependencies. Idempotent.
+# (Docker engine, debootstrap, PostgreSQL, wrk, make) when they are missing, and the project virtualenv
+# (.venv, scripts/venv.sh) with the pinned program, service and test dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 command -v pg_lsclusters >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "missing system packages: ${need_apt[*]}; install them (Debian: sudo apt-get install -y ${need_apt[*]})" >&2
@@ -21,12 +22,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-python=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$python" -m venv .venv
-fi
-if [ ! -x .venv/bin/uv ]; then
-  .venv/bin/python -m pip install -q uv==0.13.8
-fi
-.venv/bin/uv pip install -q --python .venv/bin/python \
-  -r requirements.txt -r app/requirements.txt -r requirements-dev.txt
+bash scripts/venv.sh

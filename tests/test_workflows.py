@@ -84,24 +84,60 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert 'undefined variable "var"' in result.stdout
 
 
-def test_pull_requests_run_every_linter() -> None:
+def workflow_runs(workflow: dict[Any, Any], job: str) -> list[str]:
+    return [step["run"] for job_id, step in steps(workflow) if job_id == job and "run" in step]
+
+
+def script_lines(name: str) -> list[str]:
+    """The commands of scripts/<name>, without comments."""
+    text = (REPO_ROOT / "scripts" / name).read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_pull_requests_run_every_linter_through_the_lint_script() -> None:
     checks = load("checks.yml")
     assert "pull_request" in triggers(checks)
-    commands = " ".join(step.get("run", "") for job_id, step in steps(checks) if job_id == "lint")
-    linters = ("ruff check .", "ruff format --check .", "mypy .", "hadolint app/Dockerfile", "actionlint")
+    assert "bash scripts/lint.sh" in workflow_runs(checks, "lint")
+    commands = " ".join(script_lines("lint.sh"))
+    linters = (
+        "ruff check .",
+        "ruff format --check .",
+        "mypy .",
+        "hadolint app/Dockerfile",
+        "actionlint",
+        "shellcheck",
+    )
     for command in linters:
         assert command in commands, command
 
 
 def test_pull_requests_run_the_mocked_tests_that_exist() -> None:
     checks = load("checks.yml")
-    [command] = [step["run"] for job_id, step in steps(checks) if "pytest" in step.get("run", "")]
+    assert "bash scripts/test-mocked.sh -q" in workflow_runs(checks, "mocked-tests")
+    [command] = [line for line in script_lines("test-mocked.sh") if "pytest" in line]
     paths = command.split("pytest", 1)[1].split()
-    targets = [p for p in paths if not p.startswith("-")]
+    targets = [p for p in paths if not p.startswith("-") and not p.startswith('"$@"')]
     assert "tests/policy" in targets
     assert "tests/program" in targets
     for target in targets:
         assert (REPO_ROOT / target).exists(), target
+
+
+def test_workflow_steps_call_scripts_that_exist() -> None:
+    """Workflows call the same scripts a developer runs, so nothing is written twice and drifts."""
+    called = [
+        script
+        for workflow in all_workflows().values()
+        for _, step in steps(workflow)
+        for script in re.findall(r"bash (scripts/\S+\.sh)", step.get("run", ""))
+    ]
+    assert "scripts/venv.sh" in called
+    assert "scripts/stack-select.sh" in called
+    for script in called:
+        assert (REPO_ROOT / script).is_file(), script
+    for workflow in all_workflows().values():
+        for _, step in steps(workflow):
+            assert "pip install" not in step.get("run", ""), "install through scripts/venv.sh"
 
 
 def test_pull_requests_preview_each_stack_through_the_policy_pack() -> None:
