@@ -14,7 +14,7 @@ fi
 
 version=$(pg_lsclusters --no-header | awk 'NR==1 {print $1}')
 if [ -z "$version" ]; then
-  version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+  version=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf "%f\n" | sort -n | tail -n 1)
   pg_createcluster "$version" main >/dev/null
 fi
 if ! pg_lsclusters --no-header | awk -v v="$version" '$1==v && $2=="main"' | grep -q online; then
