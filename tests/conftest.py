@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.images import isolated_base_image, session_service_image
+# Helpers such as tests.support.app.error_of assert on behalf of tests: rewrite them as pytest does
+# test modules, so a failure shows the values. Must run before the first import of tests.support.
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support.images import isolated_base_image, session_service_image  # noqa: E402 - after the registration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "scripts"

@@ -12,7 +12,12 @@ from typing import Any
 
 import flask_migrate
 import pytest
-from app_testing import (
+from flask import Flask
+from flask.testing import FlaskClient
+from service.extensions import db
+from sqlalchemy import text
+
+from tests.support.app import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
     BACKENDS,
@@ -22,10 +27,6 @@ from app_testing import (
     running_app,
     service_env,
 )
-from flask import Flask
-from flask.testing import FlaskClient
-from service.extensions import db
-from sqlalchemy import text
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

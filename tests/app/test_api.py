@@ -10,13 +10,14 @@ from typing import Any
 
 import jwt
 import pytest
-from app_testing import ADMIN_PASSWORD, USER_PASSWORD, LoginAs, running_app, service_env
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from service.extensions import db
 from service.models import PERMISSIONS, User
 from sqlalchemy import select
+
+from tests.support.app import ADMIN_PASSWORD, USER_PASSWORD, LoginAs, running_app, service_env
 
 MakeUser = Callable[..., dict[str, Any]]
 
@@ -156,7 +157,9 @@ def forge(claims: dict[str, Any], key: str, algorithm: str = "HS256") -> dict[st
 def test_expired_token_is_401(
     app: Flask, client: FlaskClient, admin: dict[str, str], login_as: LoginAs
 ) -> None:
-    user_id = client.get("/api/v1/users/me", headers=login_as(**admin)).get_json()["user"]["id"]
+    user_id = client.get(
+        "/api/v1/users/me", headers=login_as(admin["username"], admin["password"])
+    ).get_json()["user"]["id"]
     past = datetime.now(UTC) - timedelta(hours=2)
     headers = forge(
         {"sub": str(user_id), "iat": past, "exp": past + timedelta(hours=1)}, app.config["SECRET_KEY"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from app_testing import LoginAs
 from flask import Flask
 from flask.testing import FlaskClient
 from service.models import PERMISSIONS
+
+from tests.support.app import LoginAs
 
 
 def test_create_admin_prompts_for_the_password_when_admin_password_is_unset(

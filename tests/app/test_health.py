@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_testing import empty_database, running_app, service_env
 from flask.testing import FlaskClient
 from service.health import migration_heads
 from sqlalchemy import create_engine, text
+
+from tests.support.app import empty_database, running_app, service_env
 
 
 def test_healthz_answers_200(client: FlaskClient) -> None:

@@ -13,11 +13,12 @@ import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from app_testing import empty_database, fresh_postgres_database, running_app, service_env
 from service.extensions import db
 from service.health import MIGRATIONS_DIR, migration_heads
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
+
+from tests.support.app import empty_database, fresh_postgres_database, running_app, service_env
 
 APP_DIR = MIGRATIONS_DIR.parent
 FLASK = str(Path(sys.executable).parent / "flask")

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gunicorn_testing import Server, StartServer, migrate_and_add_admin, start_gunicorn, stop
+
+from tests.support.gunicorn import Server, StartServer, migrate_and_add_admin, start_gunicorn, stop
 
 
 @pytest.fixture(scope="session")

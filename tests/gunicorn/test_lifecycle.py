@@ -10,7 +10,8 @@ import time
 
 import pytest
 import requests
-from gunicorn_testing import ADMIN, Server, StartServer
+
+from tests.support.gunicorn import ADMIN, Server, StartServer
 
 
 def send_half_a_login(server: Server) -> tuple[socket.socket, bytes]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from gunicorn_testing import ADMIN, APP_DIR, StartServer, free_port, migrate_and_add_admin
 
-from tests.app.app_testing import fresh_postgres_database
+from tests.support.app import fresh_postgres_database
+from tests.support.gunicorn import ADMIN, APP_DIR, StartServer, free_port, migrate_and_add_admin
 
 REQUESTS = 600
 # The access_log_format of app/gunicorn.conf.py, field by field; a mixed or cut line cannot match.

@@ -1,4 +1,4 @@
-"""Helpers for the service tests (named apart from conftest so test modules can import them)."""
+"""The Flask service on a real database (SQLite or a fresh PostgreSQL one), and the API's error contract."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from gunicorn_testing import GUNICORN, GUNICORN_CONF, StartServer, free_port
+
+from tests.support.gunicorn import GUNICORN, GUNICORN_CONF, StartServer, free_port
 
 LoadConf = Callable[..., ModuleType]
 

@@ -1,7 +1,4 @@
-"""Helpers for the gunicorn tests: start the real master with the shipped config, find its workers.
-
-(Named apart from conftest so test modules can import them.)
-"""
+"""The real gunicorn master started with the shipped app/gunicorn.conf.py, and its workers found."""
 
 from __future__ import annotations
 
