@@ -76,3 +76,20 @@ def running_app(environ: dict[str, str], **overrides: Any) -> Iterator[Flask]:
 
 
 LoginAs = Callable[[str, str], dict[str, str]]
+MakeUser = Callable[..., dict[str, Any]]
+
+# Messages the API answers with, named once because several behaviours share them.
+NOT_A_JSON_OBJECT = "request body must be a JSON object sent with Content-Type: application/json"
+NOT_A_STRING = "Input should be a valid string"
+NAME_RULE = "String should contain only letters, digits, '_', '.', '@' or '-'"
+
+
+def error_of(response: Any, status: int) -> dict[str, str]:
+    """Assert the contract's error shape and status; return the inner error object."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+    return body["error"]
