@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.common import REPO_ROOT, Cleanup, run, script_output
+from bench.common import REPO_ROOT, Cleanup, print_exception, run, script_output, shown
 from bench.serving_bench import ENDPOINTS, ServingPlan
 
 SECTIONS = ("image", "serving", "deploy", "program")
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             data["workers"] = workers
             pngs = plot_serving(serving, plots_dir)
             markdown += ["## Serving", f"workers: {workers}", report.serving_table(serving)]
-            markdown += [*report.serving_verdict(serving), "plots: " + ", ".join(str(p) for p in pngs)]
+            markdown += [*report.serving_verdict(serving), "plots: " + ", ".join(shown(p) for p in pngs)]
             cleanup.remove_all()
         if "deploy" in args.only:
             from bench.deploy_bench import bench_deploy
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = results_dir / "-".join([data["mode"], *[s for s in SECTIONS if s in args.only]])
     stem.with_suffix(".md").write_text(text)
     stem.with_suffix(".json").write_text(json.dumps(data, default=_jsonable, indent=1) + "\n")
-    print(f"results: {stem}.md, {stem}.json")
+    print(f"results: {shown(stem)}.md, {shown(stem)}.json")
     return 0
 
 
@@ -157,4 +157,5 @@ def _jsonable(value: object) -> object:
 
 
 if __name__ == "__main__":
+    sys.excepthook = print_exception
     raise SystemExit(main())

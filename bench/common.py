@@ -5,16 +5,56 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / "bench"
 LABEL_KEY = "microservice-model.bench"
+
+
+def _path_prefixes() -> list[tuple[str, str]]:
+    """Machine directories and what results say instead, longest first (the repo may sit in the temp dir)."""
+    names = {
+        str(REPO_ROOT): "",
+        str(Path(__file__).absolute().parent.parent): "",
+        sys.prefix: "<venv>/",  # without a virtualenv, base_prefix below overwrites these two
+        os.path.realpath(sys.prefix): "<venv>/",
+        sys.base_prefix: "<python>/",
+        os.path.realpath(sys.base_prefix): "<python>/",
+        tempfile.gettempdir(): "<tmp>/",
+    }
+    return sorted(
+        ((prefix.rstrip("/") + "/", name) for prefix, name in names.items()), key=lambda p: -len(p[0])
+    )
+
+
+def relative_paths(text: str) -> str:
+    """`text` with absolute machine paths made repository-relative (or <venv>/, <python>/, <tmp>/).
+
+    Results and logs get committed, and must not name the directories one machine's run happened to use.
+    """
+    for prefix, name in _path_prefixes():
+        text = text.replace(prefix, name)
+    return text
+
+
+def shown(path: Path) -> str:
+    """A path as results print it: see relative_paths."""
+    return relative_paths(str(path.absolute()))
+
+
+def print_exception(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+    """sys.excepthook for `python -m bench`: the usual traceback, with relative paths (logs get kept)."""
+    sys.stderr.write(relative_paths("".join(traceback.format_exception(kind, error, tb))))
 
 
 class BenchError(RuntimeError):
