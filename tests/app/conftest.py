@@ -6,7 +6,7 @@ Tests that use `app`/`client` run once per backend. Each test module gets its ow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tests.support.app import (
     BACKENDS,
     USER_PASSWORD,
     LoginAs,
+    MakeUser,
     empty_database,
     running_app,
     service_env,
@@ -111,7 +112,7 @@ def login_as(client: FlaskClient) -> LoginAs:
 
 
 @pytest.fixture
-def make_user(client: FlaskClient, admin_headers: dict[str, str]) -> Callable[..., dict[str, Any]]:
+def make_user(client: FlaskClient, admin_headers: dict[str, str]) -> MakeUser:
     """Create a user through the API (as admin), optionally granting roles; returns the user JSON."""
 
     def make(username: str, password: str = USER_PASSWORD, roles: tuple[str, ...] = ()) -> dict[str, Any]:
