@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
 
-from components.settings import ImageSettings
+from components.outputs import public_outputs
+from components.settings import ImageSettings, Settings
 
 BUILD_CONTEXT = "app"
 DOCKERFILE = "app/Dockerfile"  # pulumi-docker resolves it against the program directory, not the context
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServiceImageArgs:
     settings: ImageSettings
     registry_password: pulumi.Output[str] | None
@@ -57,4 +59,17 @@ class ServiceImage(pulumi.ComponentResource):
         )
         self.ref = built.repo_digest
         self.image_name = built.image_name
-        self.register_outputs({"ref": self.ref, "image_name": self.image_name})
+        self.register_outputs(public_outputs(self))
+
+
+def image_ref(settings: Settings, engine: Callable[[], docker.Provider]) -> pulumi.Output[str]:
+    """The image every target deploys: `imageRef` as it is (a rollback, nothing built, no engine
+    needed), else app/ built on `engine()` (and pushed on kubernetes): its digest reference."""
+    if settings.image.pinned_ref:
+        return pulumi.Output.from_input(settings.image.pinned_ref)
+    image = ServiceImage(
+        "image",
+        ServiceImageArgs(settings=settings.image, registry_password=settings.secrets.registry_password),
+        opts=pulumi.ResourceOptions(providers=[engine()]),
+    )
+    return image.ref

@@ -1,4 +1,9 @@
-"""The microservice-model policy pack: one small module per rule."""
+"""The microservice-model policy pack: one small module per rule.
+
+contract.py here is a symlink to components/contract.py: Pulumi runs a pack with only policy/ on its
+path, so the pack reads the image contract (UID, ports, probes, migration command) through the link
+instead of repeating its numbers. The file is standard-library only, so the pack needs nothing more.
+"""
 
 from .exposure import exposure
 from .images import images_by_digest

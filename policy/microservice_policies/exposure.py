@@ -20,10 +20,11 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from .contract import PUBLIC_PORT
 from .resource_types import DOCKER_CONTAINER, K8S_SERVICE, K8S_WORKLOADS
 from .workloads import containers
 
-DEFAULT_HOST_PORT = 8083
+DEFAULT_HOST_PORT = PUBLIC_PORT  # the test stack publishes the contract's port
 DEFAULT_RESTRICTED_STACKS = ("test",)
 
 CONFIG_SCHEMA = PolicyConfigSchema(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from .contract import LIVENESS_PATH, READINESS_PATH, SERVICE_PORT
 from .resource_types import K8S_SERVING_WORKLOADS, K8S_WORKLOADS
 from .workloads import containers
 
@@ -35,7 +36,7 @@ def validate_probes(args: ResourceValidationArgs, report_violation: ReportViolat
         if missing:
             report_violation(
                 f"{container.label} has no {' and no '.join(missing)}: the service answers "
-                "readiness on /readyz and liveness on /healthz (port 8000).",
+                f"readiness on {READINESS_PATH} and liveness on {LIVENESS_PATH} (port {SERVICE_PORT}).",
                 None,
             )
 

@@ -19,10 +19,11 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .contract import MIGRATION_COMMAND as CONTRACT_MIGRATION_COMMAND
 from .resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
 from .workloads import containers
 
-MIGRATION_COMMAND = "db upgrade"
+MIGRATION_COMMAND = " ".join(CONTRACT_MIGRATION_COMMAND)  # `flask db upgrade`, also inside `docker run ...`
 SERVICES = {DOCKER_CONTAINER: "Docker container", K8S_DEPLOYMENT: "Deployment"}
 
 

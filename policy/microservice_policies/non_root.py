@@ -14,6 +14,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from .contract import APP_UID
 from .resource_types import DOCKER_CONTAINER, K8S_WORKLOADS
 from .workloads import K8sContainer, containers
 
@@ -24,11 +25,11 @@ def docker_user_problem(user: object) -> str | None:
     if not user:
         return (
             "sets no 'user'; the image's USER cannot be checked at preview time, so set user "
-            "to a non-root UID (the image runs as 10001:10001)"
+            f"to a non-root UID (the image runs as {APP_UID}:{APP_UID})"
         )
     uid = str(user).split(":", 1)[0]
     if uid in ROOT_NAMES:
-        return f"runs as user '{user}', which is root: set a non-root UID such as 10001:10001"
+        return f"runs as user '{user}', which is root: set a non-root UID such as {APP_UID}:{APP_UID}"
     return None
 
 
@@ -45,7 +46,7 @@ def k8s_problem(container: K8sContainer) -> str | None:
     run_as_user = _effective(container, "runAsUser")
     run_as_non_root = _effective(container, "runAsNonRoot")
     if run_as_user == 0:
-        return "runs as root (runAsUser: 0): set runAsUser to a non-root UID such as 10001"
+        return f"runs as root (runAsUser: 0): set runAsUser to a non-root UID such as {APP_UID}"
     if run_as_non_root is False:
         return "sets runAsNonRoot: false: set runAsNonRoot: true"
     if run_as_non_root is not True and not run_as_user:

@@ -10,8 +10,8 @@ import pulumi
 import pytest
 
 from components.image import ServiceImage, ServiceImageArgs
-from components.kubernetes_migration import KubernetesMigration, KubernetesMigrationArgs, job_name
-from components.kubernetes_pod import PodEnv
+from components.kubernetes.migration import KubernetesMigration, KubernetesMigrationArgs, job_name
+from components.kubernetes.pod import PodEnv
 from components.settings import parse_settings
 from tests.program.harness import PROJECT, ProgramMocks, RecordingMonitor
 
@@ -27,7 +27,9 @@ def monitor() -> RecordingMonitor:
 
 @pulumi.runtime.test
 def test_local_image_ref_is_the_image_id_digest(monitor: RecordingMonitor) -> pulumi.Output[None]:
-    image = ServiceImage("image", ServiceImageArgs(parse_settings("test", {}, set()).image, None))
+    image = ServiceImage(
+        "image", ServiceImageArgs(settings=parse_settings("test", {}, set()).image, registry_password=None)
+    )
 
     def check(ref: str) -> None:
         assert ref.startswith("sha256:")
@@ -50,11 +52,15 @@ def test_migration_job_is_named_after_the_image_digest(monitor: RecordingMonitor
     migration = KubernetesMigration(
         "migration",
         KubernetesMigrationArgs(
-            settings.kubernetes,
-            "microservice-model",
-            pulumi.Output.from_input(f"registry.example.com/team/service@{DIGEST}"),
-            PodEnv("env", "secret-env", None),
-            settings.labels,
+            settings=settings.kubernetes,
+            image_ref=pulumi.Output.from_input(f"registry.example.com/team/service@{DIGEST}"),
+            env=PodEnv(
+                namespace=pulumi.Output.from_input("microservice-model"),
+                config_map_name=pulumi.Output.from_input("env"),
+                secret_name=pulumi.Output.from_input("secret-env"),
+                pull_secret_name=None,
+            ),
+            labels=settings.labels,
         ),
     )
 

@@ -156,7 +156,7 @@ def test_children_are_parented_by_their_component(test_stack: ProgramRun) -> Non
     assert parents["image-build"] == "image"
     assert parents["runtime-network"] == "runtime"
     assert parents["migration-upgrade"] == "migration"
-    assert parents["service-container"] == "service"
+    assert parents["api-container"] == "api"
 
 
 def test_exports_url_image_digest_and_container_name(test_stack: ProgramRun) -> None:

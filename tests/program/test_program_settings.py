@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.settings import DEFAULTS, SettingsError, parse_settings, public_url
+from components.docker import public_url
+from components.settings import SettingsError, defaults, parse_settings
 from tests.program.harness import run_failing_program, run_program
 
 GOOD_DATABASE_URL = "postgresql+psycopg://model:pw@db:5432/model"
@@ -193,8 +194,8 @@ def test_kubernetes_settings_are_typed() -> None:
 
 
 def test_every_setting_has_a_default() -> None:
-    settings = parse_settings("test", dict.fromkeys(DEFAULTS), set())
-    assert settings.docker.host == DEFAULTS["dockerHost"]
+    settings = parse_settings("test", dict.fromkeys(defaults()), set())
+    assert settings.docker.host == defaults()["dockerHost"]
 
 
 def test_bad_stack_config_stops_the_real_program_before_any_resource_is_registered() -> None:

@@ -1,4 +1,4 @@
-"""What the service container and its migration share on the Docker host: network, data volume, log dir."""
+"""What the app container and its migration share on the Docker host: network, data volume, log dir."""
 
 from __future__ import annotations
 
@@ -9,17 +9,25 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components.settings import APP_UID, DockerSettings
+from components.contract import APP_UID, COMPONENT_LABEL, LOG_DIR_COMPONENT, LOG_MOUNT
+from components.outputs import public_outputs
+from components.settings import DockerSettings
 
-LOG_MOUNT = "/app/logs"
-DATA_MOUNT = "/app/data"
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DockerRuntimeArgs:
     settings: DockerSettings
     image_ref: pulumi.Input[str]
     labels: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerRefs:
+    """What every app container on the host (the migration, the api) refers to."""
+
+    network_name: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+    log_dir_ready: pulumi.Resource  # the host log dir handed to the image's user: run after it
 
 
 class DockerRuntime(pulumi.ComponentResource):
@@ -31,9 +39,7 @@ class DockerRuntime(pulumi.ComponentResource):
     Docker, so it works on a remote (ssh://) Docker host too, and again for every new image.
     """
 
-    network_name: pulumi.Output[str]
-    volume_name: pulumi.Output[str]
-    log_dir_ready: command.local.Command
+    container_refs: ContainerRefs
 
     def __init__(
         self, name: str, args: DockerRuntimeArgs, opts: pulumi.ResourceOptions | None = None
@@ -69,28 +75,29 @@ class DockerRuntime(pulumi.ComponentResource):
                     "chown",
                     "--volume",
                     f"{settings.log_dir}:{LOG_MOUNT}",
-                    *label_flags(args.labels, role="log-dir"),
+                    *label_flags(args.labels, role=LOG_DIR_COMPONENT),
                     ref,
                     f"{APP_UID}:{APP_UID}",
                     LOG_MOUNT,
                 ]
             )
         )
-        self.log_dir_ready = command.local.Command(
+        log_dir_ready = command.local.Command(
             f"{name}-log-dir",
             create=create,
             environment={"DOCKER_HOST": settings.host},
             triggers=[args.image_ref, settings.log_dir],
             opts=child,
         )
-        self.network_name = network.name
-        self.volume_name = volume.name
-        self.register_outputs({"network_name": self.network_name, "volume_name": self.volume_name})
+        self.container_refs = ContainerRefs(
+            network_name=network.name, volume_name=volume.name, log_dir_ready=log_dir_ready
+        )
+        self.register_outputs(public_outputs(self))
 
 
 def label_flags(labels: dict[str, str], role: str) -> list[str]:
     """`docker run --label` flags for a one-shot container, so it can be found and cleaned up."""
     flags: list[str] = []
-    for key, value in {**labels, "app.kubernetes.io/component": role}.items():
+    for key, value in {**labels, COMPONENT_LABEL: role}.items():
         flags += ["--label", f"{key}={value}"]
     return flags

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kubernetes_pod as pod
-from components.docker_migration import MIGRATION_COMMAND
-from components.settings import PROJECT, KubernetesSettings
+from components.contract import COMPONENT_LABEL, MIGRATION_COMMAND, MIGRATION_COMPONENT, PROJECT
+from components.kubernetes import pod
+from components.outputs import public_outputs
+from components.settings import KubernetesSettings
 
 JOB_DEADLINE_SECONDS = 600
 
@@ -20,10 +21,9 @@ def job_name(image_ref: str) -> str:
     return f"{PROJECT}-migrate-{digest[:12]}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KubernetesMigrationArgs:
     settings: KubernetesSettings
-    namespace: pulumi.Input[str]
     image_ref: pulumi.Output[str]
     env: pod.PodEnv
     labels: dict[str, str]
@@ -45,11 +45,11 @@ class KubernetesMigration(pulumi.ComponentResource):
         self, name: str, args: KubernetesMigrationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("microservice-model:index:KubernetesMigration", name, None, opts)
-        labels = {**args.labels, "app.kubernetes.io/component": "migration"}
+        labels = {**args.labels, COMPONENT_LABEL: MIGRATION_COMPONENT}
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.image_ref.apply(job_name), namespace=args.namespace, labels=labels
+                name=args.image_ref.apply(job_name), namespace=args.env.namespace, labels=labels
             ),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=1,
@@ -64,7 +64,7 @@ class KubernetesMigration(pulumi.ComponentResource):
                             k8s.core.v1.ContainerArgs(
                                 name="migrate",
                                 image=args.image_ref,
-                                command=MIGRATION_COMMAND,
+                                command=list(MIGRATION_COMMAND),
                                 env_from=pod.env_from(args.env),
                                 resources=pod.resources(args.settings),
                                 security_context=pod.container_security(),
@@ -78,4 +78,4 @@ class KubernetesMigration(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.job_name = self.job.metadata.name
-        self.register_outputs({"job_name": self.job_name})
+        self.register_outputs(public_outputs(self))

@@ -1,4 +1,4 @@
-"""The service container: the old `docker run -dit -p 8083:8000 --name microservice.model ...`."""
+"""The app's serving container: the old `docker run -dit -p 8083:8000 --name microservice.model ...`."""
 
 from __future__ import annotations
 
@@ -7,25 +7,36 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.docker_runtime import DATA_MOUNT, LOG_MOUNT
-from components.settings import APP_UID, SERVICE_PORT, DockerSettings, ServiceEnv
+from components.contract import (
+    API_COMPONENT,
+    APP_UID,
+    COMPONENT_LABEL,
+    DATA_MOUNT,
+    HEALTHCHECK,
+    LOG_MOUNT,
+    SERVICE_PORT,
+)
+from components.docker.runtime import ContainerRefs
+from components.outputs import public_outputs
+from components.settings import AppEnv, DockerSettings
 
-HEALTHCHECK = ["CMD", "python", "/app/healthcheck.py"]
+# Before this component was named DockerApi (resource "api") it was DockerService ("service"): the
+# alias lets stacks deployed then adopt their resources instead of replacing them.
+PREVIOUS = pulumi.Alias(name="service", type_="microservice-model:index:DockerService")
 
 
-@dataclass(frozen=True)
-class DockerServiceArgs:
+@dataclass(frozen=True, kw_only=True)
+class DockerApiArgs:
     settings: DockerSettings
     image_ref: pulumi.Input[str]
-    env: ServiceEnv
-    network_name: pulumi.Input[str]
-    volume_name: pulumi.Input[str]
+    env: AppEnv
+    refs: ContainerRefs
     labels: dict[str, str]
     stop_timeout: int
     run_after: list[pulumi.Resource]  # the migration: the container is (re)created only after it succeeded
 
 
-class DockerService(pulumi.ComponentResource):
+class DockerApi(pulumi.ComponentResource):
     """One container, published on the host port, healthy before `pulumi up` returns.
 
     The name and host port are fixed, so two containers cannot coexist: a replacement deletes the
@@ -35,10 +46,9 @@ class DockerService(pulumi.ComponentResource):
 
     container_name: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: DockerServiceArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("microservice-model:index:DockerService", name, None, opts)
+    def __init__(self, name: str, args: DockerApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[PREVIOUS]))
+        super().__init__("microservice-model:index:DockerApi", name, None, opts)
         settings = args.settings
         envs: list[pulumi.Input[str]] = [f"{key}={value}" for key, value in args.env.plain.items()]
         envs += [pulumi.Output.concat(key, "=", value) for key, value in args.env.secret.items()]
@@ -55,17 +65,17 @@ class DockerService(pulumi.ComponentResource):
                 )
             ],
             mounts=[
-                docker.ContainerMountArgs(type="volume", source=args.volume_name, target=DATA_MOUNT),
+                docker.ContainerMountArgs(type="volume", source=args.refs.volume_name, target=DATA_MOUNT),
                 docker.ContainerMountArgs(type="bind", source=settings.log_dir, target=LOG_MOUNT),
             ],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.refs.network_name)],
             envs=envs,
             restart=settings.restart_policy,
             # Logs also go to stdout; cap what the engine keeps of them (json-file grows without bound).
             log_driver="json-file",
             log_opts={"max-size": "10m", "max-file": "3"},
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=HEALTHCHECK, interval="10s", timeout="5s", retries=3, start_period="30s"
+                tests=["CMD", *HEALTHCHECK], interval="10s", timeout="5s", retries=3, start_period="30s"
             ),
             wait=True,
             wait_timeout=settings.healthy_timeout,
@@ -74,9 +84,9 @@ class DockerService(pulumi.ComponentResource):
             destroy_grace_seconds=args.stop_timeout,
             labels=[
                 docker.ContainerLabelArgs(label=k, value=v)
-                for k, v in {**args.labels, "app.kubernetes.io/component": "api"}.items()
+                for k, v in {**args.labels, COMPONENT_LABEL: API_COMPONENT}.items()
             ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.run_after, delete_before_replace=True),
         )
         self.container_name = container.name
-        self.register_outputs({"container_name": self.container_name})
+        self.register_outputs(public_outputs(self))

@@ -7,22 +7,30 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes_runtime import LOG_VOLUME_LIMIT
-from components.settings import APP_UID, KubernetesSettings
+from components.contract import APP_UID, DATA_MOUNT, LOG_MOUNT
+from components.settings import KubernetesSettings
+
+# Logs go to an emptyDir per pod (and to stdout, which the cluster's log collector keeps), so they
+# are capped: at most (1 + backups) x max bytes x 2 files, well under the volume's size limit.
+LOG_ROTATION = {"LOG_MAX_BYTES": str(10 * 1024 * 1024), "LOG_BACKUP_COUNT": "3"}
+LOG_VOLUME_LIMIT = "256Mi"
 
 # The root filesystem is read-only; these are the only writable paths (all per pod).
 WRITABLE_DIRS = {
-    "logs": ("/app/logs", LOG_VOLUME_LIMIT),
-    "data": ("/app/data", "64Mi"),
+    "logs": (LOG_MOUNT, LOG_VOLUME_LIMIT),
+    "data": (DATA_MOUNT, "64Mi"),
     "tmp": ("/tmp", "64Mi"),  # noqa: S108 - a private emptyDir per pod, not a shared /tmp
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PodEnv:
-    config_map_name: pulumi.Input[str]
-    secret_name: pulumi.Input[str]
-    pull_secret_name: pulumi.Input[str] | None
+    """What every pod of the app takes from the runtime: its namespace, env ConfigMap and Secrets."""
+
+    namespace: pulumi.Output[str]
+    config_map_name: pulumi.Output[str]
+    secret_name: pulumi.Output[str]
+    pull_secret_name: pulumi.Output[str] | None
 
 
 def pod_security() -> k8s.core.v1.PodSecurityContextArgs:

@@ -8,31 +8,29 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command as command
 
-from components.docker_runtime import DATA_MOUNT, LOG_MOUNT, label_flags
-from components.settings import DockerSettings, ServiceEnv
+from components.contract import DATA_MOUNT, LOG_MOUNT, MIGRATION_COMMAND, MIGRATION_COMPONENT
+from components.docker.runtime import ContainerRefs, label_flags
+from components.outputs import public_outputs
+from components.settings import AppEnv, DockerSettings
 
-MIGRATION_COMMAND = ["flask", "db", "upgrade"]
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DockerMigrationArgs:
     settings: DockerSettings
     image_ref: pulumi.Input[str]
-    env: ServiceEnv
-    network_name: pulumi.Input[str]
-    volume_name: pulumi.Input[str]
+    env: AppEnv
+    refs: ContainerRefs
     labels: dict[str, str]
-    run_after: list[pulumi.Resource]  # the log directory preparation
 
 
 class DockerMigration(pulumi.ComponentResource):
-    """A one-shot `docker run --rm <new image> flask db upgrade` with the service's env, volumes and network.
+    """A one-shot `docker run --rm <new image> flask db upgrade` with the app's env, volumes and network.
 
     It is keyed on the image digest (`triggers`), so every new image runs it again and an unchanged one
     does not (a change to its own env re-runs it too; `flask db upgrade` is idempotent). A non-zero
     exit fails `pulumi up` before the container is replaced, so the running version keeps serving.
     Secrets reach it through the process environment (`--env NAME` with no value copies the
-    variable), never on the command line.
+    variable), never on the command line. It runs after the log directory is prepared.
     """
 
     command: command.local.Command
@@ -44,7 +42,8 @@ class DockerMigration(pulumi.ComponentResource):
         env_flags: list[str] = []
         for variable in args.env.names():
             env_flags += ["--env", variable]
-        create = pulumi.Output.all(args.image_ref, args.network_name, args.volume_name).apply(
+        refs = args.refs
+        create = pulumi.Output.all(args.image_ref, refs.network_name, refs.volume_name).apply(
             lambda parts: shlex.join(
                 [
                     "docker",
@@ -57,7 +56,7 @@ class DockerMigration(pulumi.ComponentResource):
                     "--volume",
                     f"{args.settings.log_dir}:{LOG_MOUNT}",
                     *env_flags,
-                    *label_flags(args.labels, role="migration"),
+                    *label_flags(args.labels, role=MIGRATION_COMPONENT),
                     parts[0],
                     *MIGRATION_COMMAND,
                 ]
@@ -73,6 +72,6 @@ class DockerMigration(pulumi.ComponentResource):
             create=create,
             environment=environment,
             triggers=[args.image_ref],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.run_after),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[refs.log_dir_ready]),
         )
-        self.register_outputs({"stdout": self.command.stdout})
+        self.register_outputs(public_outputs(self))

@@ -1,4 +1,4 @@
-"""The service on the kubernetes target: Deployment, Service and PodDisruptionBudget."""
+"""The app's serving pods on the kubernetes target: Deployment, Service and PodDisruptionBudget."""
 
 from __future__ import annotations
 
@@ -7,16 +7,27 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kubernetes_pod as pod
-from components.settings import PROJECT, SERVICE_PORT, KubernetesSettings
+from components.contract import (
+    API_COMPONENT,
+    COMPONENT_LABEL,
+    LIVENESS_PATH,
+    PROJECT,
+    PUBLIC_PORT,
+    READINESS_PATH,
+    SERVICE_PORT,
+)
+from components.kubernetes import pod
+from components.outputs import public_outputs
+from components.settings import KubernetesSettings
 
-SERVICE_PORT_PUBLIC = 8083  # the port the old deploy published; Service port -> container 8000
+# Before this component was named KubernetesApi (resource "api") it was KubernetesService ("service"):
+# the alias lets stacks deployed then adopt their resources instead of replacing them.
+PREVIOUS = pulumi.Alias(name="service", type_="microservice-model:index:KubernetesService")
 
 
-@dataclass(frozen=True)
-class KubernetesServiceArgs:
+@dataclass(frozen=True, kw_only=True)
+class KubernetesApiArgs:
     settings: KubernetesSettings
-    namespace: pulumi.Input[str]
     image_ref: pulumi.Input[str]
     env: pod.PodEnv
     labels: dict[str, str]
@@ -24,7 +35,7 @@ class KubernetesServiceArgs:
     run_after: list[pulumi.Resource]  # the migration Job: pods of a new image start only after it succeeded
 
 
-class KubernetesService(pulumi.ComponentResource):
+class KubernetesApi(pulumi.ComponentResource):
     """Rolling updates that never drop below the desired replicas, probes that gate traffic."""
 
     deployment_name: pulumi.Output[str]
@@ -32,15 +43,17 @@ class KubernetesService(pulumi.ComponentResource):
     url: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: KubernetesServiceArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: KubernetesApiArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("microservice-model:index:KubernetesService", name, None, opts)
-        selector = {**args.labels, "app.kubernetes.io/component": "api"}
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[PREVIOUS]))
+        super().__init__("microservice-model:index:KubernetesApi", name, None, opts)
+        selector = {**args.labels, COMPONENT_LABEL: API_COMPONENT}
+        namespace = args.env.namespace
         settings = args.settings
         http = k8s.core.v1.HTTPGetActionArgs
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=args.namespace, labels=selector),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=namespace, labels=selector),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=settings.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
@@ -65,13 +78,13 @@ class KubernetesService(pulumi.ComponentResource):
                                 ],
                                 env_from=pod.env_from(args.env),
                                 readiness_probe=k8s.core.v1.ProbeArgs(
-                                    http_get=http(path="/readyz", port=SERVICE_PORT),
+                                    http_get=http(path=READINESS_PATH, port=SERVICE_PORT),
                                     period_seconds=5,
                                     timeout_seconds=3,
                                     failure_threshold=3,
                                 ),
                                 liveness_probe=k8s.core.v1.ProbeArgs(
-                                    http_get=http(path="/healthz", port=SERVICE_PORT),
+                                    http_get=http(path=LIVENESS_PATH, port=SERVICE_PORT),
                                     initial_delay_seconds=10,
                                     period_seconds=10,
                                     timeout_seconds=5,
@@ -90,13 +103,13 @@ class KubernetesService(pulumi.ComponentResource):
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=args.namespace, labels=selector),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=namespace, labels=selector),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=settings.service_type,
                 selector=selector,
                 ports=[
                     k8s.core.v1.ServicePortArgs(
-                        name="http", port=SERVICE_PORT_PUBLIC, target_port=SERVICE_PORT, protocol="TCP"
+                        name="http", port=PUBLIC_PORT, target_port=SERVICE_PORT, protocol="TCP"
                     )
                 ],
             ),
@@ -104,7 +117,7 @@ class KubernetesService(pulumi.ComponentResource):
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=args.namespace, labels=selector),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=namespace, labels=selector),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)
             ),
@@ -113,6 +126,6 @@ class KubernetesService(pulumi.ComponentResource):
         self.deployment_name = deployment.metadata.name
         self.service_name = service.metadata.name
         self.url = pulumi.Output.concat(
-            "http://", service.metadata.name, ".", args.namespace, f".svc.cluster.local:{SERVICE_PORT_PUBLIC}"
+            "http://", service.metadata.name, ".", namespace, f".svc.cluster.local:{PUBLIC_PORT}"
         )
-        self.register_outputs({"deployment_name": self.deployment_name, "url": self.url})
+        self.register_outputs(public_outputs(self))

@@ -1,0 +1,34 @@
+"""The image contract (docs/contract.md) as Python: the facts the service, its image, the deploy and the
+policy pack meet at. Change one in docs/contract.md first, then here; every module reads it from here.
+
+Standard library only, and no imports from the program: the policy pack (policy/) loads this very file
+through the symlink policy/microservice_policies/contract.py, because Pulumi runs a pack with only its
+own directory on the path, and a symlink shares one file without any sys.path edit.
+"""
+
+from __future__ import annotations
+
+PROJECT = "microservice-model"  # the Pulumi project, the Deployment/Service name, the resource prefix
+
+# The image
+APP_UID = 10001  # the image's `app` user (and group): everything writable belongs to it
+SERVICE_PORT = 8000  # gunicorn inside the image (EXPOSE 8000)
+LOG_MOUNT = "/app/logs"  # LOG_DIR: access.log and app.log
+DATA_MOUNT = "/app/data"  # DATA_DIR: the embedded SQLite database
+HEALTHCHECK = ("python", "/app/healthcheck.py")  # the image's HEALTHCHECK command
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")  # LOG_LEVEL values
+
+# HTTP
+READINESS_PATH = "/readyz"  # 200 when the database answers at the migration head, else 503
+LIVENESS_PATH = "/healthz"  # 200 while the process is alive
+
+# Commands inside the image (cwd /app)
+MIGRATION_COMMAND = ("flask", "db", "upgrade")  # idempotent
+
+# The deploy
+CONTAINER_NAME = "microservice.model"  # the docker target's container (the old `--name microservice.model`)
+PUBLIC_PORT = 8083  # the old deploy's published port: docker host port, Kubernetes Service port
+COMPONENT_LABEL = "app.kubernetes.io/component"  # its value says what a container is for:
+API_COMPONENT = "api"  # the serving container / pods
+MIGRATION_COMPONENT = "migration"  # the one-shot `flask db upgrade`
+LOG_DIR_COMPONENT = "log-dir"  # the one-shot chown of the docker target's host log dir

@@ -1,0 +1,57 @@
+"""The kubernetes target: a Deployment behind a Service, as the old `bash online.sh prod` ran it.
+
+Order: runtime (namespace, ConfigMap, Secrets) -> migration Job with the new image -> the api's
+Deployment, Service and PodDisruptionBudget.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes
+
+from components.kubernetes.api import KubernetesApi, KubernetesApiArgs
+from components.kubernetes.migration import KubernetesMigration, KubernetesMigrationArgs
+from components.kubernetes.runtime import KubernetesRuntime, KubernetesRuntimeArgs
+from components.settings import Settings
+
+
+def deploy(settings: Settings, image_ref: pulumi.Output[str]) -> None:
+    """Migrate with `image_ref` in a Job, then roll the Deployment; exports names and the in-cluster URL."""
+    cluster = settings.kubernetes
+    provider = pulumi_kubernetes.Provider(
+        "kubernetes", kubeconfig=cluster.kubeconfig, context=cluster.context, namespace=cluster.namespace
+    )
+    opts = pulumi.ResourceOptions(providers=[provider])
+    labels = settings.labels
+    runtime = KubernetesRuntime(
+        "runtime",
+        KubernetesRuntimeArgs(
+            namespace=cluster.namespace,
+            env=settings.app_env(),
+            image=settings.image,
+            registry_password=settings.secrets.registry_password,
+            labels=labels,
+        ),
+        opts,
+    )
+    env = runtime.pod_env
+    migration = KubernetesMigration(
+        "migration",
+        KubernetesMigrationArgs(settings=cluster, image_ref=image_ref, env=env, labels=labels),
+        opts,
+    )
+    api = KubernetesApi(
+        "api",
+        KubernetesApiArgs(
+            settings=cluster,
+            image_ref=image_ref,
+            env=env,
+            labels=labels,
+            termination_grace_seconds=settings.termination_grace_seconds,
+            run_after=[migration.job],
+        ),
+        opts,
+    )
+    pulumi.export("deploymentName", api.deployment_name)
+    pulumi.export("migrationJobName", migration.job_name)
+    pulumi.export("url", api.url)

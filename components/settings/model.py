@@ -1,0 +1,125 @@
+"""The validated stack settings: frozen values the components receive (they never read pulumi.Config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+
+from components.contract import PROJECT
+
+Target = Literal["docker", "kubernetes"]
+TERMINATION_MARGIN_SECONDS = 15  # extra time after gunicorn's graceful timeout before SIGKILL
+
+
+class SettingsError(pulumi.RunError):
+    """One or more stack settings are invalid; the message has one line per bad key.
+
+    A `pulumi.RunError`, so `pulumi up` prints just the message, without a Python traceback.
+    """
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"Stack '{stack}' has invalid configuration; nothing was deployed:\n{lines}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageSettings:
+    repository: str
+    tag: str
+    base_image: str
+    pip_index_url: str
+    platform: str | None
+    build_target: str
+    push: bool  # False on the docker target: the image stays in the local engine
+    registry_server: str | None
+    registry_username: str | None
+    # `imageRef`: an earlier image to deploy as it is, by digest, instead of building app/ (a rollback).
+    pinned_ref: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DockerSettings:
+    host: str
+    container_name: str
+    host_ip: str
+    host_port: int
+    log_dir: str
+    restart_policy: str
+    healthy_timeout: int
+    network_name: str
+    volume_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubernetesSettings:
+    kubeconfig: str | None
+    context: str | None
+    namespace: str
+    replicas: int
+    service_type: str
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Secrets:
+    """Pulumi secrets (None when the stack does not set them)."""
+
+    database_url: pulumi.Output[str] | None
+    secret_key: pulumi.Output[str] | None
+    registry_password: pulumi.Output[str] | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppEnv:
+    """The environment the app's containers get (service and migration): plain and secret values apart."""
+
+    plain: dict[str, str]
+    secret: dict[str, pulumi.Output[str]]
+
+    def names(self) -> list[str]:
+        return [*self.plain, *self.secret]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    stack: str
+    target: Target
+    runtime_env: str
+    log_level: str
+    graceful_timeout: int
+    image: ImageSettings
+    docker: DockerSettings
+    kubernetes: KubernetesSettings
+    secrets: Secrets
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Labels put on everything the program creates, so it can be found and cleaned up."""
+        return {
+            "app.kubernetes.io/name": PROJECT,
+            "app.kubernetes.io/instance": self.stack,
+            "app.kubernetes.io/managed-by": "pulumi",
+        }
+
+    @property
+    def termination_grace_seconds(self) -> int:
+        return self.graceful_timeout + TERMINATION_MARGIN_SECONDS
+
+    def app_env(self) -> AppEnv:
+        plain = {
+            "RUNTIME_ENV": self.runtime_env,
+            "LOG_LEVEL": self.log_level,
+            "GUNICORN_GRACEFUL_TIMEOUT": str(self.graceful_timeout),
+        }
+        secret: dict[str, pulumi.Output[str]] = {}
+        if self.secrets.database_url is not None:
+            secret["DATABASE_URL"] = self.secrets.database_url
+        if self.secrets.secret_key is not None:
+            secret["SECRET_KEY"] = self.secrets.secret_key
+        return AppEnv(plain=plain, secret=secret)

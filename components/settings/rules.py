@@ -1,0 +1,97 @@
+"""What each kind of value allows: the allowed sets, patterns and small checks `parse` applies.
+
+Each check appends a problem line ("key = value is not allowed: expected ...") instead of raising,
+so one run reports every bad key at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from decimal import Decimal, InvalidOperation
+
+from components.settings.model import Target
+
+TARGETS: tuple[Target, ...] = ("docker", "kubernetes")
+RUNTIME_ENVS = ("test", "prod")
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
+DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")
+SECRET_KEYS = ("databaseUrl", "secretKey", "registryPassword")
+
+SUFFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,30}$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+REGISTRY_HOST = re.compile(r"^[a-zA-Z0-9.-]+(:[0-9]+)?$")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")  # what `docker` and OCI registries accept: lowercase hex
+PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+BUILD_STAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_CPU = re.compile(r"^([0-9]+(\.[0-9]+)?)(m?)$")
+_MEMORY = re.compile(r"^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_MEMORY_UNITS = {
+    None: 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+Raw = Callable[[str], str]  # a key's raw string value, the default when the stack leaves it out
+
+
+def int_in_range(problems: list[str], key: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        problems.append(f"{key} = {raw!r} is not allowed: expected a whole number from {low} to {high}")
+        return low
+    return value
+
+
+def one_of(problems: list[str], key: str, raw: str, allowed: Collection[str]) -> str:
+    if raw not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        problems.append(f"{key} = {raw!r} is not allowed: expected one of {choices}")
+    return raw
+
+
+def cpu_millis(raw: str) -> Decimal | None:
+    match = _CPU.match(raw)
+    if not match:
+        return None
+    try:
+        number = Decimal(match.group(1))
+    except InvalidOperation:  # pragma: no cover - the regex only lets decimals through
+        return None
+    return number if match.group(3) == "m" else number * 1000
+
+
+def memory_bytes(raw: str) -> int | None:
+    match = _MEMORY.match(raw)
+    if not match:
+        return None
+    return int(match.group(1)) * _MEMORY_UNITS[match.group(2)]
+
+
+def registry_host(repository: str) -> str | None:
+    """The registry part of an image repository, as Docker reads it (`host[:port]/path`)."""
+    first, sep, _ = repository.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def repository_path(repository: str) -> str:
+    """The repository without its registry host."""
+    return repository.split("/", 1)[-1] if registry_host(repository) else repository
+
+
+def describe_secret(raw: str) -> str:
+    return f"<secret, {len(raw)} characters>"
