@@ -8,7 +8,6 @@ failed are the seconds a client of the service would have seen errors.
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -165,8 +164,7 @@ def copy_project(dest: Path) -> Path:
 def pulumi_stack(base_image: str, runs: int, cleanup: Cleanup) -> DeployResult:
     """The test stack through tests/deploy's harness (the real program, its resources carried out on
     the local engine by the harness's mocks), published on a bench port on 127.0.0.1."""
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "deploy"))
-    from stack_deployer import StackDeployer  # the harness the live deploy tests use
+    from tests.support.docker_engine.deployer import StackDeployer  # the live deploy tests' harness
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-deploy-stack-"))
     cleanup.paths.append(tmp)

@@ -1,4 +1,4 @@
-"""Section 4: the Pulumi program under mocks (tests/program/harness.py), per stack, and its suite."""
+"""Section 4: the Pulumi program under mocks (tests/support/pulumi_mocks.py), per stack, and its suite."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ STACKS = ("test", "prod")
 # One fresh interpreter per run, so module imports (pulumi, providers) are paid as on a real `pulumi up`.
 PROGRAM_RUN = """
 import time
-from tests.program.harness import run_program
+from tests.support.pulumi_mocks import run_program
 imported = time.perf_counter()
 run = run_program({stack!r})
 done = time.perf_counter()

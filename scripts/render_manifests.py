@@ -1,25 +1,24 @@
-"""Render the prod stack's Kubernetes objects to docs/manifests/prod.yaml (Pulumi mocks, no cluster needed).
+"""Regenerate what the docs derive from the program: docs/manifests/prod.yaml (the prod stack's Kubernetes
+objects, rendered under Pulumi mocks, no cluster needed) and docs/pulumi.md's config reference table
+(from Pulumi.yaml, the one source of the settings and their defaults).
 
-Run from the repository root: `.venv/bin/python scripts/render_manifests.py`.
-tests/program/test_program_kubernetes.py fails when the committed file differs from a fresh render.
+Run from the repository root: `.venv/bin/python -m scripts.render_manifests` (or `make manifests`).
+tests/program fails when a committed copy differs from a fresh render.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.program.harness import render_manifests, run_program  # noqa: E402 - needs the root on sys.path
+from tests.support.pulumi_mocks import run_program
+from tests.support.rendering import MANIFESTS, PULUMI_DOCS, render_manifests, with_current_reference
+from tests.support.stack_config import REPO_ROOT
 
 
 def main() -> None:
-    target = ROOT / "docs" / "manifests" / "prod.yaml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_manifests(run_program("prod")))
-    print(target.relative_to(ROOT))
+    MANIFESTS.parent.mkdir(parents=True, exist_ok=True)
+    MANIFESTS.write_text(render_manifests(run_program("prod")))
+    PULUMI_DOCS.write_text(with_current_reference(PULUMI_DOCS.read_text()))
+    for path in (MANIFESTS, PULUMI_DOCS):
+        print(path.relative_to(REPO_ROOT))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Fixtures for carrying the `test` stack out on the real Docker engine (see docs/live-deploy.md).
 
-`StackDeployer.up()` runs the real program once (tests/deploy/run_stack.py, in its own process) with
+`StackDeployer.up()` runs the real program once (tests/support/docker_engine/, in its own process) with
 the stack's real config; the `base_image` fixture's tag replaces python:3.12-slim, which cannot be
 pulled here. Whatever a deployer created carries the label microservice-model.deploy-test=<run id>
 and is removed when the fixture ends, whether the test passed or not.
@@ -8,14 +8,18 @@ and is removed when the fixture ends, whether the test passed or not.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_deployer import StackDeployer, StackRun, make_deployer, remove_images, restored_log_dir
+from tests.support.docker_engine.deployer import (
+    StackDeployer,
+    StackRun,
+    make_deployer,
+    remove_images,
+    restored_log_dir,
+)
 
 
 @pytest.fixture(scope="session")

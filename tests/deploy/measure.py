@@ -1,6 +1,6 @@
 """Measure the test stack's deploy on the local engine (numbers for docs/live-deploy.md; not a test).
 
-    .venv/bin/python tests/deploy/measure.py
+    .venv/bin/python -m tests.deploy.measure
 
 1. cold deploy: no build cache for the image (build_no_cache), new network, volume and container;
 2. warm deploy: the same from scratch, but the engine's build cache is there;
@@ -18,11 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-from stack_deployer import (
+from tests.support.docker_engine.deployer import (
     BASE_URL,
-    CONTAINER_TYPE,
-    IMAGE_TYPE,
-    Prober,
     StackDeployer,
     StackRun,
     copy_program,
@@ -30,8 +27,11 @@ from stack_deployer import (
     remove_images,
     restored_log_dir,
 )
+from tests.support.docker_engine.probing import Prober
+from tests.support.resource_types import CONTAINER, IMAGE
+from tests.support.stack_config import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 
 
 def base_image() -> str:
@@ -45,8 +45,8 @@ def base_image() -> str:
 def report(label: str, run: StackRun, prober: Prober | None = None) -> None:
     if run.error:
         sys.exit(f"{label} failed: {run.error}")
-    image = run.step(IMAGE_TYPE)
-    container = run.step(CONTAINER_TYPE)
+    image = run.step(IMAGE)
+    container = run.step(CONTAINER)
     first_ok = next((t for t, ok in prober.probes if ok), None) if prober else None
     print(f"{label}: {run.seconds:.1f}s start to healthy")
     print(f"  image build {image['finished'] - image['started']:.1f}s ({image['action']})")

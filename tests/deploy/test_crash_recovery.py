@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from stack_deployer import BASE_URL, StackDeployer, StackRun, wait_for_http
+
+from tests.support.docker_engine.deployer import BASE_URL, StackDeployer, StackRun
+from tests.support.docker_engine.probing import wait_for_http
 
 
 def container(run: StackRun) -> Any:

@@ -6,11 +6,14 @@ import docker
 import docker.errors
 import pytest
 import requests
-from stack_deployer import BASE_URL, COMMAND_TYPE, CONTAINER_TYPE, StackDeployer, wait_for_http
+
+from components.contract import CONTAINER_NAME
+from tests.support.docker_engine.deployer import BASE_URL, StackDeployer
+from tests.support.docker_engine.probing import wait_for_http
+from tests.support.resource_types import COMMAND, CONTAINER
 
 # Inside the migration container 127.0.0.1 is the container itself, where nothing listens on 9.
 UNREACHABLE_DATABASE = "postgresql+psycopg://model:model@127.0.0.1:9/model"
-CONTAINER_NAME = "microservice.model"  # docs/contract.md
 
 
 def test_unreachable_database_fails_the_migration_and_no_container_is_created(
@@ -20,11 +23,11 @@ def test_unreachable_database_fails_the_migration_and_no_container_is_created(
 
     assert run.error is not None, "the deploy must fail when its migration fails"
     failed = [e for e in run.events if e["action"] == "failed"]
-    assert [e["type"] for e in failed] == [COMMAND_TYPE], failed
+    assert [e["type"] for e in failed] == [COMMAND], failed
     assert "flask db upgrade" in failed[0]["detail"]
     # The command's own stderr (psycopg's refusal) is in the message that stopped the program.
     assert "Connection refused" in run.error or "connection failed" in run.error, run.error
-    assert run.steps(CONTAINER_TYPE) == [], "no container step may run after a failed migration"
+    assert run.steps(CONTAINER) == [], "no container step may run after a failed migration"
     with pytest.raises(docker.errors.NotFound):
         docker.from_env().containers.get(CONTAINER_NAME)
 
@@ -38,7 +41,7 @@ def test_failed_migration_on_redeploy_keeps_the_running_version_serving(deployer
 
     assert second.error is not None
     assert "Connection refused" in second.error, second.error
-    assert second.steps(CONTAINER_TYPE) == []
+    assert second.steps(CONTAINER) == []
     still = docker.from_env().containers.get(CONTAINER_NAME)
     assert still.id == serving.id
     assert still.status == "running"

@@ -8,22 +8,17 @@ from pathlib import Path
 
 import docker
 import pytest
-from docker_mocks import (
-    HARNESS_LABEL,
-    ContainerSpec,
-    DockerEngineMocks,
-    HarnessError,
-    Registration,
-    TaintedContainer,
-    go_duration_ns,
-)
 from pulumi.runtime.mocks import MockResourceArgs
+
+from tests.support.docker_engine.container import ContainerSpec
+from tests.support.docker_engine.declared import HARNESS_LABEL, HarnessError, TaintedContainer, go_duration_ns
+from tests.support.docker_engine.mocks import DockerEngineMocks, RegisterRequest
 
 CONTAINER = {"name": "c", "image": "sha256:abc", "ports": [{"internal": 8000.0, "external": 8083.0}]}
 
 
 def create(mocks: DockerEngineMocks, typ: str, inputs: dict) -> tuple[str | None, dict]:
-    mocks.registering(Registration(f"urn:pulumi:test::p::{typ}::r", [], False, False))
+    mocks.registering(RegisterRequest(f"urn:pulumi:test::p::{typ}::r", [], False, False))
     return mocks.new_resource(MockResourceArgs(typ=typ, name="r", inputs=inputs, custom=True))
 
 

@@ -7,19 +7,13 @@ import uuid
 
 import docker
 import requests
-from stack_deployer import (
-    BASE_URL,
-    COMMAND_TYPE,
-    CONTAINER_TYPE,
-    IMAGE_TYPE,
-    LOG_DIR,
-    StackDeployer,
-    StackRun,
-    wait_for_http,
-)
+
+from components.contract import APP_UID
+from tests.support.docker_engine.deployer import BASE_URL, LOG_DIR, StackDeployer, StackRun
+from tests.support.docker_engine.probing import wait_for_http
+from tests.support.resource_types import COMMAND, CONTAINER, IMAGE
 
 ADMIN_PASSWORD = "deploy-test-admin-pw-1"
-APP_UID = 10001  # docs/contract.md
 
 
 def migration_urn(run: StackRun) -> str:
@@ -27,7 +21,7 @@ def migration_urn(run: StackRun) -> str:
     urns = [
         urn
         for urn, res in run.resources.items()
-        if res["type"] == COMMAND_TYPE and "flask db upgrade" in res["inputs"]["create"]
+        if res["type"] == COMMAND and "flask db upgrade" in res["inputs"]["create"]
     ]
     assert len(urns) == 1, f"expected one migration command, found {urns}"
     return urns[0]
@@ -43,7 +37,7 @@ def exec_in(container_name: str, command: list[str], **env: str) -> str:
 
 def test_image_is_built_and_the_container_runs_it_by_digest(deployed: tuple[StackDeployer, StackRun]) -> None:
     _, run = deployed
-    image = run.step(IMAGE_TYPE)
+    image = run.step(IMAGE)
     digest = run.resources[image["urn"]]["outputs"]["repoDigest"]
     assert digest.startswith("sha256:")
     assert run.exports["imageDigest"] == digest
@@ -59,7 +53,7 @@ def test_migration_runs_before_the_service_container_is_created(
     # Over every run (one, unless another suite took port 8083 and StackDeployer ran it again).
     events = [event for each in deployer.runs for event in each.events]
     migration = next(e for e in events if e["urn"] == migration_urn(run) and e["action"] == "create")
-    container = run.step(CONTAINER_TYPE)
+    container = run.step(CONTAINER)
     assert container["action"] in {"create", "replace-delete-first"}
     assert migration["finished"] <= container["started"], (migration, container)
     # The declared dependency is what makes the real engine keep this order.
@@ -129,7 +123,7 @@ def test_running_container_carries_exactly_the_declared_settings(
     deployed: tuple[StackDeployer, StackRun],
 ) -> None:
     _, run = deployed
-    declared = next(r["inputs"] for r in run.resources.values() if r["type"] == CONTAINER_TYPE)
+    declared = next(r["inputs"] for r in run.resources.values() if r["type"] == CONTAINER)
     attrs = docker.from_env().containers.get(declared["name"]).attrs
     host, config = attrs["HostConfig"], attrs["Config"]
 

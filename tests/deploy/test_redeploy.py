@@ -9,19 +9,16 @@ from pathlib import Path
 import docker
 import pytest
 import requests
-from stack_deployer import (
+
+from tests.support.docker_engine.deployer import (
     BASE_URL,
-    COMMAND_TYPE,
-    CONTAINER_TYPE,
-    IMAGE_TYPE,
-    VOLUME_TYPE,
-    Prober,
     StackDeployer,
     StackRun,
     copy_program,
     make_deployer,
-    wait_for_http,
 )
+from tests.support.docker_engine.probing import Prober, wait_for_http
+from tests.support.resource_types import COMMAND, CONTAINER, IMAGE, VOLUME
 
 ADMIN_PASSWORD = "redeploy-admin-pw-1"
 CHANGED_FILE = Path("app/service/health.py")
@@ -95,22 +92,22 @@ def test_code_change_redeploy_replaces_the_container_and_keeps_the_data(
     redeploy_steps = [event for run in copy_deployer.runs[runs_before:] for event in run.events]
 
     assert second.exports["imageDigest"] != first.exports["imageDigest"]
-    assert next(e["action"] for e in redeploy_steps if e["type"] == IMAGE_TYPE) == "update"
+    assert next(e["action"] for e in redeploy_steps if e["type"] == IMAGE) == "update"
     # The fixed name and port allow one container: the old one must go before the new one starts.
-    assert second.step(CONTAINER_TYPE)["action"] == "replace-delete-first"
+    assert second.step(CONTAINER)["action"] == "replace-delete-first"
     new_container = docker.from_env().containers.get(second.exports["containerName"])
     assert new_container.id != old_container.id
     assert new_container.attrs["Config"]["Image"] == second.exports["imageDigest"]
     assert wait_for_http(f"{BASE_URL}/healthz").json()["marker"] == marker
 
     # The migration ran again for the new image, found the schema at head and changed nothing.
-    commands = [e for e in redeploy_steps if e["type"] == COMMAND_TYPE and e["action"] == "replace"]
+    commands = [e for e in redeploy_steps if e["type"] == COMMAND and e["action"] == "replace"]
     migration = next(e for e in commands if "db upgrade" in second.resources[e["urn"]]["inputs"]["create"])
     outputs = second.resources[migration["urn"]]["outputs"]
     assert "Running upgrade" not in outputs["stdout"] + outputs["stderr"]
 
     # Same volume, same database: the users made before the redeploy can still log in.
-    assert second.step(VOLUME_TYPE)["action"] == "same"
+    assert second.step(VOLUME)["action"] == "same"
     assert login("admin", ADMIN_PASSWORD).status_code == 200
     assert login("kept-user", "kept-user-pw-1").status_code == 200
     assert prober.probes, "the prober must have run during the redeploy"
@@ -137,8 +134,8 @@ def test_rollback_to_the_earlier_digest_serves_the_old_code_with_the_same_data(
     assert rollback.error is None, rollback.error
     assert rollback.built_images == []
     # No Image is declared any more: `pulumi up` drops it from the stack (the provider keeps local images).
-    assert [step["action"] for step in rollback.steps(IMAGE_TYPE)] == ["delete"]
-    assert rollback.step(CONTAINER_TYPE)["action"] == "replace-delete-first"
+    assert [step["action"] for step in rollback.steps(IMAGE)] == ["delete"]
+    assert rollback.step(CONTAINER)["action"] == "replace-delete-first"
     running = docker.from_env().containers.get(rollback.exports["containerName"])
     assert running.attrs["Config"]["Image"] == first.exports["imageDigest"]
     assert "marker" not in wait_for_http(f"{BASE_URL}/healthz").json()

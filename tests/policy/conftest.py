@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pulumi.runtime
 import pytest
 from pulumi.runtime import settings as pulumi_settings
 
-POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
-# The pack is imported as `pulumi preview --policy-pack policy` loads it: policy/ on sys.path.
-if str(POLICY_DIR) not in sys.path:
-    sys.path.insert(0, str(POLICY_DIR))
+from components.contract import PROJECT
 
 
 @pytest.fixture
@@ -22,9 +17,7 @@ def on_stack() -> Iterator[Callable[[str], None]]:
     saved = pulumi_settings.SETTINGS
 
     def configure(stack: str) -> None:
-        pulumi.runtime.configure(
-            pulumi.runtime.Settings(project="microservice-model", stack=stack, dry_run=True)
-        )
+        pulumi.runtime.configure(pulumi.runtime.Settings(project=PROJECT, stack=stack, dry_run=True))
 
     yield configure
     pulumi.runtime.configure(saved)

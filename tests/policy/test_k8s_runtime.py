@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from microservice_policies.k8s_runtime import probes, resource_limits
-from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, K8S_STATEFULSET
-from policy_harness import check_resource, deployment, docker_container, job, k8s_container
+from policy.microservice_policies.k8s_runtime import probes, resource_limits
+from tests.support.policy import check_resource, deployment, docker_container, job, k8s_container
+from tests.support.resource_types import CONTAINER, DEPLOYMENT, JOB, STATEFULSET
 
 
 def test_complete_deployment_passes_both_rules() -> None:
-    assert check_resource(resource_limits, K8S_DEPLOYMENT, deployment()) == []
-    assert check_resource(probes, K8S_DEPLOYMENT, deployment()) == []
+    assert check_resource(resource_limits, DEPLOYMENT, deployment()) == []
+    assert check_resource(probes, DEPLOYMENT, deployment()) == []
 
 
 def test_container_without_limits_is_refused() -> None:
     props = deployment(k8s_container(resources={"requests": {"cpu": "250m"}}))
-    assert check_resource(resource_limits, K8S_DEPLOYMENT, props, name="api") == [
+    assert check_resource(resource_limits, DEPLOYMENT, props, name="api") == [
         "Deployment 'api' container 'api' has no resources.limits.cpu, resources.limits.memory: set cpu and "
         "memory limits so one pod cannot starve the node."
     ]
@@ -22,7 +22,7 @@ def test_container_without_limits_is_refused() -> None:
 
 def test_container_with_only_a_cpu_limit_misses_memory() -> None:
     props = job(k8s_container(resources={"limits": {"cpu": "1"}}))
-    assert check_resource(resource_limits, K8S_JOB, props, name="migrate") == [
+    assert check_resource(resource_limits, JOB, props, name="migrate") == [
         "Job 'migrate' container 'api' has no resources.limits.memory: set cpu and memory limits so one pod "
         "cannot starve the node."
     ]
@@ -31,7 +31,7 @@ def test_container_with_only_a_cpu_limit_misses_memory() -> None:
 def test_init_containers_need_limits_too() -> None:
     props = deployment()
     props["spec"]["template"]["spec"]["initContainers"] = [k8s_container(name="wait", resources=None)]
-    assert check_resource(resource_limits, K8S_DEPLOYMENT, props, name="api") == [
+    assert check_resource(resource_limits, DEPLOYMENT, props, name="api") == [
         "Deployment 'api' init container 'wait' has no resources.limits.cpu, resources.limits.memory: "
         "set cpu and memory limits so one pod cannot starve the node."
     ]
@@ -39,12 +39,12 @@ def test_init_containers_need_limits_too() -> None:
 
 def test_missing_probes_are_named() -> None:
     props = deployment(k8s_container(readinessProbe=None, livenessProbe=None))
-    assert check_resource(probes, K8S_DEPLOYMENT, props, name="api") == [
+    assert check_resource(probes, DEPLOYMENT, props, name="api") == [
         "Deployment 'api' container 'api' has no readinessProbe and no livenessProbe: the service answers "
         "readiness on /readyz and liveness on /healthz (port 8000)."
     ]
     only_readiness = deployment(k8s_container(livenessProbe=None))
-    assert check_resource(probes, K8S_STATEFULSET, only_readiness, name="db") == [
+    assert check_resource(probes, STATEFULSET, only_readiness, name="db") == [
         "StatefulSet 'db' container 'api' has no livenessProbe: the service answers readiness on /readyz and "
         "liveness on /healthz (port 8000)."
     ]
@@ -52,9 +52,9 @@ def test_missing_probes_are_named() -> None:
 
 def test_jobs_need_no_probes() -> None:
     props = job(k8s_container(readinessProbe=None, livenessProbe=None))
-    assert check_resource(probes, K8S_JOB, props) == []
+    assert check_resource(probes, JOB, props) == []
 
 
 def test_docker_containers_are_not_kubernetes_workloads() -> None:
-    assert check_resource(resource_limits, DOCKER_CONTAINER, docker_container()) == []
-    assert check_resource(probes, DOCKER_CONTAINER, docker_container()) == []
+    assert check_resource(resource_limits, CONTAINER, docker_container()) == []
+    assert check_resource(probes, CONTAINER, docker_container()) == []

@@ -7,14 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from microservice_policies import POLICIES
-from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_SERVICE
-from pack_process import PackProcess, running_pack, secret
-from policy_harness import deployment, docker_container, k8s_container
 from pulumi.runtime import proto
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from policy.microservice_policies import POLICIES
+from tests.support.policy import (
+    PackProcess,
+    deployment,
+    docker_container,
+    k8s_container,
+    running_pack,
+    secret,
+)
+from tests.support.resource_types import CONTAINER, DEPLOYMENT, SERVICE
+from tests.support.stack_config import REPO_ROOT
+
 EXPECTED_POLICIES = [
     "images-by-digest",
     "run-as-non-root",
@@ -41,14 +48,12 @@ def test_pack_serves_every_policy_as_mandatory(pack_on_test: PackProcess) -> Non
 
 
 def test_good_docker_container_has_no_diagnostics(pack_on_test: PackProcess) -> None:
-    assert pack_on_test.analyze(DOCKER_CONTAINER, "app-container", docker_container()) == []
+    assert pack_on_test.analyze(CONTAINER, "app-container", docker_container()) == []
 
 
 def test_bad_docker_container_reports_policy_and_message(pack_on_test: PackProcess) -> None:
     props = docker_container(image="microservice.model:latest", ports=[{"internal": 8000, "external": 80}])
-    found = [
-        (d.policyName, d.message.splitlines()[-1]) for d in pack_on_test.analyze(DOCKER_CONTAINER, "c", props)
-    ]
+    found = [(d.policyName, d.message.splitlines()[-1]) for d in pack_on_test.analyze(CONTAINER, "c", props)]
     assert found == [
         (
             "images-by-digest",
@@ -66,13 +71,13 @@ def test_bad_docker_container_reports_policy_and_message(pack_on_test: PackProce
 def test_stack_name_comes_from_the_engine_environment() -> None:
     with running_pack("prod") as pack:
         props = {"spec": {"type": "LoadBalancer"}}
-        assert pack.analyze(K8S_SERVICE, "svc", props) == []
+        assert pack.analyze(SERVICE, "svc", props) == []
 
 
 def test_policy_config_sets_the_allowed_port(pack_on_test: PackProcess) -> None:
     pack_on_test.configure({"restricted-stack-exposure": {"allowedHostPort": 9000}})
     try:
-        [diagnostic] = pack_on_test.analyze(DOCKER_CONTAINER, "c", docker_container())
+        [diagnostic] = pack_on_test.analyze(CONTAINER, "c", docker_container())
         assert diagnostic.message.endswith("only the configured port 9000 is allowed.")
     finally:
         pack_on_test.configure({})
@@ -81,14 +86,14 @@ def test_policy_config_sets_the_allowed_port(pack_on_test: PackProcess) -> None:
 def test_secret_mark_reaches_the_policy_as_plain_text(pack_on_test: PackProcess) -> None:
     """A Pulumi secret in a Kubernetes env `value` still lands in the cluster spec: refused."""
     container = k8s_container(env=[{"name": "SECRET_KEY", "value": secret("0123456789abcdef" * 2)}])
-    [diagnostic] = pack_on_test.analyze(K8S_DEPLOYMENT, "api", deployment(container))
+    [diagnostic] = pack_on_test.analyze(DEPLOYMENT, "api", deployment(container))
     assert diagnostic.policyName == "no-plaintext-secret-env"
     assert "sets SECRET_KEY as a plaintext value" in diagnostic.message
     assert "0123456789abcdef" not in diagnostic.message
 
 
 def test_unknown_image_at_preview_is_an_advisory_note_not_a_violation(pack_on_test: PackProcess) -> None:
-    [diagnostic] = pack_on_test.analyze(DOCKER_CONTAINER, "c", docker_container(image=UNKNOWN_STRING_VALUE))
+    [diagnostic] = pack_on_test.analyze(CONTAINER, "c", docker_container(image=UNKNOWN_STRING_VALUE))
     assert diagnostic.policyName == "images-by-digest"
     assert diagnostic.enforcementLevel == proto.ADVISORY
     assert "during preview" in diagnostic.message

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
-from microservice_policies.resource_types import DOCKER_CONTAINER, LOCAL_COMMAND
-from microservice_policies.secret_env import looks_secret
-from pack_process import PackProcess, running_pack
 from pulumi.runtime import proto
 from pulumi.runtime.rpc import wrap_rpc_secret as secret_mark
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from tests.program.harness import ProgramRun, Registration, is_secret, plain, run_program
+from policy.microservice_policies.secret_env import looks_secret
+from tests.support.policy import PackProcess, running_pack
+from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
+from tests.support.resource_types import COMMAND, CONTAINER, DEPLOYMENT, JOB
 
 # `pulumi config set --secret` values for the test stack too, so its env carries secrets to check.
 TEST_STACK_SECRETS = {
@@ -118,21 +118,21 @@ def test_the_pack_sees_the_service_and_its_migration(stack_run: tuple[ProgramRun
     run, _ = stack_run
     types = {r.type for r in run.resources}
     if run.stack == "test":
-        assert {DOCKER_CONTAINER, LOCAL_COMMAND} <= types
+        assert {CONTAINER, COMMAND} <= types
     else:
-        assert {"kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job"} <= types
+        assert {DEPLOYMENT, JOB} <= types
 
 
 def secret_looking_values(registration: Registration) -> Iterator[tuple[str, Any]]:
     """(name, raw value with its secret mark) for each secret-looking env entry of a container or command."""
-    if registration.type == DOCKER_CONTAINER:
+    if registration.type == CONTAINER:
         envs = registration.inputs.get("envs") or []
         whole_list_secret = is_secret(envs)
         for index, entry in enumerate(plain(envs)):
             name, _, value = entry.partition("=")
             if value and looks_secret(name, value):
                 yield name, envs if whole_list_secret else envs[index]
-    elif registration.type == LOCAL_COMMAND:
+    elif registration.type == COMMAND:
         environment = registration.inputs.get("environment") or {}
         whole_map_secret = is_secret(environment)
         for name, value in plain(environment).items():
@@ -145,7 +145,7 @@ def test_secret_looking_docker_env_values_are_pulumi_secrets() -> None:
     checked = {
         (r.name, name): is_secret(raw)
         for r in run.resources
-        if r.type in (DOCKER_CONTAINER, LOCAL_COMMAND)
+        if r.type in (CONTAINER, COMMAND)
         for name, raw in secret_looking_values(r)
     }
     assert checked, "no secret-looking env value found: the check would prove nothing"
@@ -156,7 +156,7 @@ def test_the_secret_check_tells_plaintext_from_pulumi_secrets() -> None:
     """The check above can fail: a plaintext SECRET_KEY in a container's envs is found as such."""
     container = Registration(
         urn="urn:pulumi:test::microservice-model::docker:index/container:Container::c",
-        type=DOCKER_CONTAINER,
+        type=CONTAINER,
         name="c",
         parent="",
         custom=True,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from microservice_policies.resource_types import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_JOB, LOCAL_COMMAND
-from microservice_policies.secret_env import looks_secret, no_plaintext_secrets
-from policy_harness import check_resource, deployment, docker_container, job, k8s_container
+
+from policy.microservice_policies.secret_env import looks_secret, no_plaintext_secrets
+from tests.support.policy import check_resource, deployment, docker_container, job, k8s_container
+from tests.support.resource_types import COMMAND, CONTAINER, DEPLOYMENT, JOB
 
 SECRET_KEY_REF = {"secretKeyRef": {"name": "app", "key": "databaseUrl"}}
 
@@ -43,7 +44,7 @@ def test_plain_settings_are_not_secret_looking(name: str, value: str) -> None:
 def test_deployment_reading_secrets_from_secret_key_ref_passes() -> None:
     container = k8s_container()
     container["env"].append({"name": "DATABASE_URL", "valueFrom": SECRET_KEY_REF})
-    assert check_resource(no_plaintext_secrets, K8S_DEPLOYMENT, deployment(container)) == []
+    assert check_resource(no_plaintext_secrets, DEPLOYMENT, deployment(container)) == []
 
 
 def test_plaintext_secret_values_in_kubernetes_are_refused() -> None:
@@ -52,7 +53,7 @@ def test_plaintext_secret_values_in_kubernetes_are_refused() -> None:
         {"name": "DATABASE_URL", "value": "postgresql+psycopg://model:pw@db:5432/model"},
         {"name": "TOKEN_TTL_SECONDS", "value": "3600"},
     ]
-    assert check_resource(no_plaintext_secrets, K8S_JOB, job(k8s_container(env=env)), name="migrate") == [
+    assert check_resource(no_plaintext_secrets, JOB, job(k8s_container(env=env)), name="migrate") == [
         "Job 'migrate' container 'api' sets SECRET_KEY as a plaintext value: read it from a Kubernetes "
         "Secret with valueFrom.secretKeyRef.",
         "Job 'migrate' container 'api' sets DATABASE_URL as a plaintext value: read it from a Kubernetes "
@@ -63,7 +64,7 @@ def test_plaintext_secret_values_in_kubernetes_are_refused() -> None:
 def test_command_passing_secrets_by_name_passes() -> None:
     create = "docker run --rm --env SECRET_KEY --env DATABASE_URL -e RUNTIME_ENV=test img flask db upgrade"
     props = {"create": create, "environment": {"SECRET_KEY": "value-from-a-pulumi-secret"}}
-    assert check_resource(no_plaintext_secrets, LOCAL_COMMAND, props, name="migrate") == []
+    assert check_resource(no_plaintext_secrets, COMMAND, props, name="migrate") == []
 
 
 def test_command_with_secrets_on_its_command_line_is_refused() -> None:
@@ -71,7 +72,7 @@ def test_command_with_secrets_on_its_command_line_is_refused() -> None:
         "docker run --rm -e SECRET_KEY=abc --env=DATABASE_URL=postgresql+psycopg://model:pw@db/model "
         "img flask db upgrade"
     )
-    assert check_resource(no_plaintext_secrets, LOCAL_COMMAND, {"create": create}, name="migrate") == [
+    assert check_resource(no_plaintext_secrets, COMMAND, {"create": create}, name="migrate") == [
         "Command 'migrate' puts SECRET_KEY, DATABASE_URL in plaintext on its 'create' command line: pass "
         "secrets through the environment (`docker run --env NAME`), never on the command line."
     ]
@@ -79,7 +80,7 @@ def test_command_with_secrets_on_its_command_line_is_refused() -> None:
 
 def test_url_with_password_as_an_argument_is_refused() -> None:
     props = {"create": "echo ok", "update": "psql 'postgresql://model:pw@db/model' -c 'select 1'"}
-    assert check_resource(no_plaintext_secrets, LOCAL_COMMAND, props, name="probe") == [
+    assert check_resource(no_plaintext_secrets, COMMAND, props, name="probe") == [
         "Command 'probe' puts a URL with a password in plaintext on its 'update' command line: pass secrets "
         "through the environment (`docker run --env NAME`), never on the command line."
     ]
@@ -87,7 +88,7 @@ def test_url_with_password_as_an_argument_is_refused() -> None:
 
 def test_docker_container_command_with_a_secret_is_refused() -> None:
     props = docker_container(command=["gunicorn", "--env", "SECRET_KEY=abc"])
-    assert check_resource(no_plaintext_secrets, DOCKER_CONTAINER, props) == [
+    assert check_resource(no_plaintext_secrets, CONTAINER, props) == [
         "Docker container 'web' puts SECRET_KEY in plaintext in its 'command': "
         "set it in 'envs' from a Pulumi secret."
     ]
@@ -96,4 +97,4 @@ def test_docker_container_command_with_a_secret_is_refused() -> None:
 def test_docker_envs_are_not_judged_because_policies_cannot_see_secretness() -> None:
     """pulumi-policy strips the secret mark (pulumi/pulumi-policy#241): envs are checked elsewhere."""
     props = docker_container(envs=["SECRET_KEY=plaintext-or-secret-the-pack-cannot-tell"])
-    assert check_resource(no_plaintext_secrets, DOCKER_CONTAINER, props) == []
+    assert check_resource(no_plaintext_secrets, CONTAINER, props) == []

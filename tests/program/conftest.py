@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.program.harness import ProgramRun, run_program
+from tests.support.pulumi_mocks import ProgramRun, run_program
 
 
 @pytest.fixture(scope="session")

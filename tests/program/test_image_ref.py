@@ -12,13 +12,8 @@ import shlex
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from tests.program.harness import ProgramRun, is_unknown, plain, run_failing_program, run_program
-
-IMAGE = "docker:index/image:Image"
-DOCKER_PROVIDER = "pulumi:providers:docker"
-CONTAINER = "docker:index/container:Container"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-JOB = "kubernetes:batch/v1:Job"
+from tests.support.pulumi_mocks import ProgramRun, is_unknown, plain, run_failing_program, run_program
+from tests.support.resource_types import CONTAINER, DEPLOYMENT, DOCKER_PROVIDER, IMAGE, JOB
 
 DIGEST = "sha256:" + "5e" * 32
 LOCAL_ID = DIGEST  # what the docker target exports as imageDigest

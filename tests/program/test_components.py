@@ -13,7 +13,7 @@ from components.image import ServiceImage, ServiceImageArgs
 from components.kubernetes.migration import KubernetesMigration, KubernetesMigrationArgs, job_name
 from components.kubernetes.pod import PodEnv
 from components.settings import parse_settings
-from tests.program.harness import PROJECT, ProgramMocks, RecordingMonitor
+from tests.support.pulumi_mocks import ProgramMocks, RecordingMonitor, start_mocks
 
 DIGEST = "sha256:" + "ab12" * 16
 
@@ -21,7 +21,7 @@ DIGEST = "sha256:" + "ab12" * 16
 @pytest.fixture
 def monitor() -> RecordingMonitor:
     recording = RecordingMonitor(ProgramMocks())
-    pulumi.runtime.set_mocks(recording.mocks, project=PROJECT, stack="test", preview=False, monitor=recording)
+    start_mocks(recording, "test")
     return recording
 
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
 
 from components.contract import PROJECT
 from components.settings import SECRET_KEYS, defaults, parse_settings
-from tests.program.harness import ROOT, config_reference, project_config, stack_file_config
+from tests.support.rendering import PULUMI_DOCS, config_reference, documented_reference
+from tests.support.stack_config import REPO_ROOT, project_config, stack_file_config
 
-DOCS = ROOT / "docs" / "pulumi.md"
 INTEGER_KEYS = {"gracefulTimeout", "hostPort", "healthyTimeout", "replicas"}
 
 
 def test_project_is_microservice_model_on_python_with_pip_and_the_venv() -> None:
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
     assert project["name"] == PROJECT
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
 
@@ -63,7 +62,7 @@ def test_secret_settings_are_described_as_secrets_and_default_to_unset() -> None
 
 def test_stack_files_use_known_keys_in_the_project_namespace() -> None:
     for stack in ("test", "prod"):
-        raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        raw = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
         for key in raw:
             assert key.startswith(f"{PROJECT}:"), key
         assert set(stack_file_config(stack)) <= set(defaults()), stack
@@ -95,14 +94,13 @@ def test_prod_stack_targets_kubernetes_with_replicas_and_a_registry() -> None:
 
 
 def test_docs_config_reference_matches_pulumi_yaml() -> None:
-    text = DOCS.read_text()
-    match = re.search(r"<!-- config-reference:start -->\n(.*?)\n<!-- config-reference:end -->", text, re.S)
-    assert match, "docs/pulumi.md lost its config-reference markers"
-    assert match.group(1) == config_reference(), f"update docs/pulumi.md's table to:\n{config_reference()}"
+    documented = documented_reference(PULUMI_DOCS)
+    assert documented is not None, "docs/pulumi.md lost its config-reference markers"
+    assert documented == config_reference(), "docs/pulumi.md's table is stale: run `make manifests`"
 
 
 def test_docs_tell_how_to_log_in_set_secrets_and_deploy_each_stack() -> None:
-    text = DOCS.read_text()
+    text = PULUMI_DOCS.read_text()
     for step in (
         "pulumi login --local",
         "PULUMI_CONFIG_PASSPHRASE",

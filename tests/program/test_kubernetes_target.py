@@ -12,22 +12,22 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from tests.program.harness import (
-    ROOT,
-    ProgramRun,
-    Registration,
-    is_secret,
-    kubernetes_objects,
-    plain,
-    render_manifests,
-    run_program,
+from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
+from tests.support.rendering import MANIFESTS, kubernetes_objects, render_manifests
+from tests.support.resource_types import (
+    COMMAND,
+    CONFIG_MAP,
+    CONTAINER,
+    DEPLOYMENT,
+    DOCKER_PROVIDER,
+    IMAGE,
+    JOB,
+    KUBERNETES_PROVIDER,
+    NAMESPACE,
+    POD_DISRUPTION_BUDGET,
+    SERVICE,
 )
 
-IMAGE = "docker:index/image:Image"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-JOB = "kubernetes:batch/v1:Job"
-SERVICE = "kubernetes:core/v1:Service"
-MANIFESTS = ROOT / "docs" / "manifests" / "prod.yaml"
 KUBERNETES_VERSION = "1.34.0"
 
 
@@ -119,7 +119,7 @@ def test_deployment_sets_resources_and_runs_as_the_non_root_image_user(prod_stac
 
 
 def test_termination_grace_is_longer_than_gunicorns_graceful_timeout(prod_stack: ProgramRun) -> None:
-    config_map = prod_stack.one("kubernetes:core/v1:ConfigMap")
+    config_map = prod_stack.one(CONFIG_MAP)
     graceful = int(config_map.input("data")["GUNICORN_GRACEFUL_TIMEOUT"])
     assert pod_spec(prod_stack.one(DEPLOYMENT))["terminationGracePeriodSeconds"] > graceful
 
@@ -132,7 +132,7 @@ def test_logs_go_to_a_per_pod_volume_at_app_logs(prod_stack: ProgramRun) -> None
 
 
 def test_env_comes_from_the_config_map_and_the_secret(prod_stack: ProgramRun) -> None:
-    config_map = prod_stack.one("kubernetes:core/v1:ConfigMap")
+    config_map = prod_stack.one(CONFIG_MAP)
     assert config_map.input("data")["RUNTIME_ENV"] == "prod"
     secret = prod_stack.named("runtime-secret-env")
     assert is_secret(secret.inputs["stringData"])
@@ -168,13 +168,13 @@ def test_service_maps_port_8083_to_target_port_8000(prod_stack: ProgramRun) -> N
 
 
 def test_pod_disruption_budget_keeps_all_but_one_pod(prod_stack: ProgramRun) -> None:
-    pdb = prod_stack.one("kubernetes:policy/v1:PodDisruptionBudget")
+    pdb = prod_stack.one(POD_DISRUPTION_BUDGET)
     pod_labels = prod_stack.one(DEPLOYMENT).input("spec")["template"]["metadata"]["labels"]
     assert pdb.input("spec") == {"maxUnavailable": 1, "selector": {"matchLabels": pod_labels}}
 
 
 def test_everything_lives_in_the_configured_namespace(prod_stack: ProgramRun) -> None:
-    namespace = prod_stack.one("kubernetes:core/v1:Namespace")
+    namespace = prod_stack.one(NAMESPACE)
     assert namespace.input("metadata")["name"] == "microservice-model"
     for obj in kubernetes_objects(prod_stack):
         if obj["kind"] != "Namespace":
@@ -182,24 +182,24 @@ def test_everything_lives_in_the_configured_namespace(prod_stack: ProgramRun) ->
 
 
 def test_kubernetes_resources_use_the_explicit_provider(prod_stack: ProgramRun) -> None:
-    provider = prod_stack.one("pulumi:providers:kubernetes")
+    provider = prod_stack.one(KUBERNETES_PROVIDER)
     assert provider.input("namespace") == "microservice-model"
     for resource in prod_stack.resources:
         if resource.type.startswith("kubernetes:") and resource.custom and resource is not provider:
             assert resource.provider_urn == provider.urn, resource.name
-    assert prod_stack.one(IMAGE).provider_urn == prod_stack.one("pulumi:providers:docker").urn
+    assert prod_stack.one(IMAGE).provider_urn == prod_stack.one(DOCKER_PROVIDER).urn
 
 
 def test_kubeconfig_and_context_reach_the_provider() -> None:
     run = run_program("prod", overrides={"kubeconfig": "/etc/deploy/kubeconfig", "kubeContext": "prod-eu"})
-    provider = run.one("pulumi:providers:kubernetes")
+    provider = run.one(KUBERNETES_PROVIDER)
     assert provider.input("kubeconfig") == "/etc/deploy/kubeconfig"
     assert provider.input("context") == "prod-eu"
 
 
 def test_no_docker_container_on_the_kubernetes_target(prod_stack: ProgramRun) -> None:
-    assert not prod_stack.of_type("docker:index/container:Container")
-    assert not prod_stack.of_type("command:local:Command")
+    assert not prod_stack.of_type(CONTAINER)
+    assert not prod_stack.of_type(COMMAND)
 
 
 def test_exports_url_image_digest_deployment_and_job_names(prod_stack: ProgramRun) -> None:
@@ -256,9 +256,9 @@ def test_schema_validation_rejects_a_misspelt_field(prod_objects: list[dict[str,
 
 
 def test_rendered_prod_manifests_are_current(prod_stack: ProgramRun) -> None:
-    assert MANIFESTS.exists(), "run `.venv/bin/python scripts/render_manifests.py` to create docs/manifests/"
+    assert MANIFESTS.exists(), "run `make manifests` to create docs/manifests/"
     assert MANIFESTS.read_text() == render_manifests(prod_stack), (
-        "docs/manifests/prod.yaml is stale: run `.venv/bin/python scripts/render_manifests.py`"
+        "docs/manifests/prod.yaml is stale: run `make manifests`"
     )
 
 

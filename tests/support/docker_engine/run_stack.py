@@ -1,6 +1,6 @@
 """Run the real Pulumi program (`__main__.py`) once, like `pulumi up -s <stack>`, on the local engine.
 
-    python tests/deploy/run_stack.py SPEC.json
+    python -m tests.support.docker_engine.run_stack SPEC.json   (StackDeployer.up runs it)
 
 SPEC names the project directory (the repository, or a copy of it), the stack, config overrides,
 the values of the stack's secure settings, the run label and the state file of the previous run.
@@ -12,7 +12,6 @@ carried out in order, the stack exports, and the error that stopped the program,
 from __future__ import annotations
 
 import json
-import os
 import runpy
 import sys
 import traceback
@@ -20,56 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime.mocks import set_mocks
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from docker_mocks import DockerEngineMocks, OrderingMonitor
-
-
-def config_value(value: Any) -> str:
-    """Pulumi hands config to the program as strings; objects and lists as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
-
-
-def namespaced(project: str, key: str) -> str:
-    return key if ":" in key else f"{project}:{key}"
-
-
-def stack_config(project_dir: Path, stack: str, overrides: dict[str, Any], secrets: dict[str, str]):
-    """What the engine would pass the program: Pulumi.yaml defaults, then Pulumi.<stack>.yaml,
-    with each `secure:` value replaced by the test value supplied for it."""
-    project_file = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    project = project_file["name"]
-    config: dict[str, str] = {}
-    for key, declared in (project_file.get("config") or {}).items():
-        if isinstance(declared, dict) and "default" in declared:
-            config[namespaced(project, key)] = config_value(declared["default"])
-        elif not isinstance(declared, dict):
-            config[namespaced(project, key)] = config_value(declared)
-    stack_file = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
-    secret_keys = []
-    for key, value in (stack_file.get("config") or {}).items():
-        key = namespaced(project, key)
-        if isinstance(value, dict) and "secure" in value:
-            if key not in secrets:
-                raise SystemExit(f"Pulumi.{stack}.yaml declares secret {key}: the test must supply its value")
-            value = secrets[key]
-            secret_keys.append(key)
-        config[key] = config_value(value)
-    for key, value in secrets.items():
-        config[namespaced(project, key)] = value
-        secret_keys.append(namespaced(project, key))
-    for key, value in overrides.items():
-        config[namespaced(project, key)] = config_value(value)
-    return project, config, sorted(set(secret_keys))
+from components.contract import PROJECT
+from tests.support.docker_engine.mocks import DockerEngineMocks, OrderingMonitor
+from tests.support.stack_config import stack_config
 
 
 def resolve_exports() -> dict[str, Any]:
@@ -87,21 +44,22 @@ def main(spec_path: str) -> None:
     project_dir = Path(spec["project_dir"]).resolve()
     state_path = Path(spec["state_file"])
     previous_state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    project, config, secret_keys = stack_config(
-        project_dir, spec["stack"], spec.get("config", {}), spec.get("secrets", {})
-    )
+    try:
+        config = stack_config(spec["stack"], spec.get("config"), spec.get("secrets"), project_dir)
+    except ValueError as missing:  # a `secure:` value the test did not supply
+        raise SystemExit(str(missing)) from missing
 
-    # Pulumi runs the program from the project directory with it on sys.path.
-    os.chdir(project_dir)
-    sys.path.insert(0, str(project_dir))
-    pulumi.runtime.set_all_config(config, secret_keys)
+    # StackDeployer starts this process as Pulumi starts a program: in the project directory, with
+    # that directory first on the path (so `components` is the project's, maybe a changed copy).
+    assert Path.cwd().resolve() == project_dir, f"run from {project_dir}, not {Path.cwd()}"
+    pulumi.runtime.set_all_config(config.values, config.secret_keys)
     mocks = DockerEngineMocks(
         run_label=spec["run_label"],
         program_dir=project_dir,
         previous_state=previous_state,
         build_no_cache=spec.get("build_no_cache", False),
     )
-    set_mocks(mocks, project=project, stack=spec["stack"], preview=False, monitor=OrderingMonitor(mocks))
+    set_mocks(mocks, project=PROJECT, stack=spec["stack"], preview=False, monitor=OrderingMonitor(mocks))
 
     error = None
     error_traceback = None

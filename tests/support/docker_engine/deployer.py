@@ -1,13 +1,18 @@
-"""Run the test stack's real program against the local engine and clean up after it (docs/live-deploy.md)."""
+"""Run the test stack's real program against the local engine and clean up after it (docs/live-deploy.md).
+
+`StackDeployer.up()` runs the program once, like `pulumi up -s test`, in a fresh process
+(run_stack.py), with the stack's real config; everything a deployer created carries the label
+microservice-model.deploy-test=<run id> and is removed by `cleanup()`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,26 +22,19 @@ from typing import Any
 
 import docker
 import docker.errors
-import requests
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from docker_mocks import HARNESS_LABEL  # noqa: E402
+from tests.support.docker_engine.declared import HARNESS_LABEL
+from tests.support.stack_config import REPO_ROOT, stack_file_config
 
 STACK = "test"
-HOST_PORT = 8083  # the test stack's hostPort (Pulumi.test.yaml)
+HOST_PORT = int(stack_file_config(STACK)["hostPort"])  # what the test stack publishes (8083)
 BASE_URL = f"http://127.0.0.1:{HOST_PORT}"
-LOG_DIR = Path("/tmp/data/test/logs")  # the test stack's log dir (Pulumi.test.yaml)
-CONTAINER_TYPE = "docker:index/container:Container"
-COMMAND_TYPE = "command:local:Command"
-IMAGE_TYPE = "docker:index/image:Image"
-VOLUME_TYPE = "docker:index/volume:Volume"
+LOG_DIR = Path(stack_file_config(STACK)["logDir"])  # the test stack's host log dir
 
 
 # What the Pulumi program is made of: a redeploy with a code change runs from a copy of these, so the
 # change never touches the shared work tree.
 PROGRAM_FILES = ["Pulumi.yaml", "Pulumi.test.yaml", "__main__.py", "components", "app"]
-REPO_ROOT = HERE.parents[1]
 
 
 def copy_program(target: Path, source_root: Path = REPO_ROOT) -> Path:
@@ -107,8 +105,13 @@ class StackDeployer:
         spec_file = self.workdir / f"spec-{len(self.runs)}.json"
         spec_file.write_text(json.dumps(spec))
         started = time.monotonic()
+        # As Pulumi runs a program: from its directory, with that directory first on the path (the
+        # harness itself comes from the repository, after it).
+        path = os.pathsep.join([str(self.project_dir), str(REPO_ROOT)])
         process = subprocess.run(
-            [sys.executable, str(HERE / "run_stack.py"), str(spec_file)],
+            [sys.executable, "-m", "tests.support.docker_engine.run_stack", str(spec_file)],
+            cwd=self.project_dir,
+            env={**os.environ, "PYTHONPATH": path},
             capture_output=True,
             text=True,
             check=False,
@@ -153,52 +156,6 @@ class StackDeployer:
             volume.remove(force=True)
 
 
-@dataclass
-class Prober:
-    """GETs a URL every `interval` seconds from a thread and records (time, ok) for each probe."""
-
-    url: str
-    interval: float = 0.05
-    probes: list[tuple[float, bool]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> Prober:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join()
-
-    def _run(self) -> None:
-        session = requests.Session()
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                ok = session.get(self.url, timeout=1).status_code == 200
-            except requests.RequestException:
-                ok = False
-                session = requests.Session()  # drop a keep-alive connection to the old container
-            self.probes.append((started, ok))
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for _, ok in self.probes if not ok)
-
-    def outage_seconds(self) -> float:
-        """From the first failed probe to the first good probe after the last failed one."""
-        failed = [i for i, (_, ok) in enumerate(self.probes) if not ok]
-        if not failed:
-            return 0.0
-        end = failed[-1] + 1
-        last = self.probes[end][0] if end < len(self.probes) else self.probes[-1][0]
-        return last - self.probes[failed[0]][0]
-
-
 def wait_for_port_8083_free(own_label: str | None = None) -> None:
     """The stack publishes 8083. Other suites (tests/image) publish it too: wait for it to be free
     (or held by this deployer's own container), then fail naming the holder."""
@@ -230,22 +187,6 @@ def make_deployer(
     finally:
         deployer.cleanup()
         deploy_images.extend(i for run in deployer.runs for i in run.built_images)
-
-
-def wait_for_http(url: str, timeout: float = 60) -> requests.Response:
-    """GET url until it answers 200 (the container may be restarting)."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(url, timeout=2)
-            if response.status_code == 200:
-                return response
-            last = f"{response.status_code} {response.text[:300]}"
-        except requests.RequestException as exc:
-            last = exc
-        time.sleep(0.25)
-    raise AssertionError(f"{url} did not answer 200 within {timeout}s; last: {last}")
 
 
 def remove_images(built: list[dict[str, str]]) -> None:

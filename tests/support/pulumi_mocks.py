@@ -1,12 +1,12 @@
 """Run the real __main__.py under Pulumi mocks with a stack's real config, and record what the engine sees.
 
-The Pulumi CLI merges Pulumi.yaml's config defaults with Pulumi.<stack>.yaml and hands the program
-strings; `stack_config` does the same. The program then runs the way the Python language host runs
-it (`run_in_stack` + `runpy`), against a mock monitor that records every RegisterResource request:
-type, name, parent, inputs (secrets still marked), dependencies (explicit and implicit URNs),
-provider reference and options such as delete_before_replace. Resource outputs come from
-`ProgramMocks.new_resource`: inputs plus what the real provider would compute (an image digest,
-Kubernetes auto-names), deterministic so rendered manifests are reproducible.
+The program runs the way the Python language host runs it (`run_in_stack` + `runpy`), with the config
+`stack_config` merges as the CLI would, against a mock monitor that records every RegisterResource
+request: type, name, parent, inputs (secrets still marked), dependencies (explicit and implicit URNs),
+provider reference, aliases and options such as delete_before_replace, and every component's
+registered outputs. Resource outputs come from `ProgramMocks.new_resource`: inputs plus what the real
+provider would compute (an image digest, Kubernetes auto-names), deterministic so rendered manifests
+are reproducible.
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.output import Unknown
 from pulumi.runtime import mocks, rpc, settings, stack
 
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "microservice-model"
-SECRET_MARK = "[secret]"
+from components.contract import PROJECT
+from tests.support import resource_types as types
+from tests.support.stack_config import REPO_ROOT, stack_config
 
 # What the tests feed as `pulumi config set --secret` values.
 TEST_SECRETS: dict[str, dict[str, str]] = {
@@ -39,38 +38,6 @@ TEST_SECRETS: dict[str, dict[str, str]] = {
         "registryPassword": "registry-token-456",
     },
 }
-
-
-def project_config() -> dict[str, dict[str, Any]]:
-    """Pulumi.yaml's `config:` block."""
-    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-
-
-def stack_file_config(stack_name: str) -> dict[str, Any]:
-    """Pulumi.<stack>.yaml's values, keys without the project namespace (none if the stack has no file)."""
-    path = ROOT / f"Pulumi.{stack_name}.yaml"
-    raw = yaml.safe_load(path.read_text())["config"] if path.exists() else {}
-    prefix = f"{PROJECT}:"
-    return {key.removeprefix(prefix): value for key, value in raw.items()}
-
-
-def _as_config_string(value: Any) -> str:
-    """Config values reach the program as strings, like the CLI passes them."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-def stack_config(stack_name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """Project defaults, then the stack file, then `overrides`: the config `pulumi up -s <stack>` passes."""
-    merged: dict[str, Any] = {key: spec.get("default") for key, spec in project_config().items()}
-    merged.update(stack_file_config(stack_name))
-    merged.update(overrides or {})
-    return {
-        f"{PROJECT}:{key}": _as_config_string(value) for key, value in merged.items() if value is not None
-    }
 
 
 def is_unknown(value: Any) -> bool:
@@ -93,22 +60,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def redacted(value: Any) -> Any:
-    """The value with every secret replaced by SECRET_MARK (keeping dict keys), for rendering."""
-    if is_secret(value):
-        inner = rpc.unwrap_rpc_secret(value)
-        if isinstance(inner, dict):
-            return {key: SECRET_MARK for key in inner}
-        if isinstance(inner, list):
-            return [SECRET_MARK for _ in inner]
-        return SECRET_MARK
-    if isinstance(value, dict):
-        return {key: redacted(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redacted(item) for item in value]
-    return value
-
-
 @dataclass
 class Registration:
     """One RegisterResource request, as the engine receives it."""
@@ -125,6 +76,8 @@ class Registration:
     replace_on_changes: list[str]
     retain_on_delete: bool
     outputs: dict[str, Any] = field(default_factory=dict)
+    aliases: list[dict[str, str]] = field(default_factory=list)  # alias specs: name, type (as sent)
+    output_keys: list[str] | None = None  # the keys a component's register_outputs passed, once called
 
     @property
     def provider_urn(self) -> str:
@@ -174,9 +127,9 @@ class ProgramMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         outputs = dict(args.inputs)
-        if args.typ == "docker:index/image:Image" and self.preview:
+        if args.typ == types.IMAGE and self.preview:
             pass  # repoDigest stays unknown
-        elif args.typ == "docker:index/image:Image":
+        elif args.typ == types.IMAGE:
             image_name = plain(args.inputs["imageName"])
             digest = "sha256:" + _digest(image_name, plain(args.inputs.get("build")))
             if plain(args.inputs.get("skipPush")):
@@ -189,7 +142,7 @@ class ProgramMocks(pulumi.runtime.Mocks):
                 # Pulumi auto-names: the logical name plus a suffix (random for real; stable here).
                 metadata["name"] = f"{args.name}-{_digest(args.typ, args.name)[:8]}"
             outputs["metadata"] = metadata
-        elif args.typ == "command:local:Command":
+        elif args.typ == types.COMMAND:
             outputs.update({"stdout": "", "stderr": ""})
         return f"{args.name}-id", outputs
 
@@ -225,6 +178,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 replace_on_changes=list(request.replaceOnChanges),
                 retain_on_delete=request.retainOnDelete,
                 outputs=self.resources[response.urn].state,
+                aliases=[{"name": a.spec.name, "type": a.spec.type} for a in request.aliases],
             )
         )
         return response
@@ -232,6 +186,10 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResourceOutputs(self, request: Any) -> Any:  # the gRPC method's name
         if request.urn == self.stack_urn:
             self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        for registration in self.registrations:
+            if registration.urn == request.urn:
+                # The keys only: deserializing a resource reference would register that resource again.
+                registration.output_keys = sorted(request.outputs.fields)
         return super().RegisterResourceOutputs(request)
 
 
@@ -245,6 +203,13 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(before)
 
 
+def start_mocks(monitor: RecordingMonitor, stack_name: str, preview: bool = False) -> None:
+    """Point the Pulumi runtime at `monitor` (what `pulumi.runtime.set_mocks` does, with our monitor)."""
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=stack_name, preview=preview, monitor=monitor
+    )
+
+
 def _run(
     stack_name: str,
     overrides: Mapping[str, Any] | None,
@@ -253,19 +218,17 @@ def _run(
     preview: bool = False,
 ) -> None:
     secrets = TEST_SECRETS.get(stack_name, {}) if secrets is None else secrets
-    config = stack_config(stack_name, {**(overrides or {}), **secrets})
-    pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secrets])
-    pulumi.runtime.set_mocks(
-        monitor.mocks, project=PROJECT, stack=stack_name, preview=preview, monitor=monitor
-    )
+    config = stack_config(stack_name, overrides, secrets)
+    pulumi.runtime.set_all_config(config.values, config.secret_keys)
+    start_mocks(monitor, stack_name, preview)
     settings.SETTINGS.outputs.clear()
     # set_mocks installs a root stack; the language host's run_in_stack makes its own, as `pulumi up` does.
     settings.set_root_resource(None)  # type: ignore[arg-type]
 
     def program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
 
-    with _cwd(ROOT):
+    with _cwd(REPO_ROOT):
         pulumi.runtime.sync_await._sync_await(stack.run_in_stack(program))
 
 
@@ -298,55 +261,3 @@ def run_failing_program(
     except Exception as error:  # handed to the test, which checks its type and message
         return error, monitor.registrations
     raise AssertionError(f"the {stack_name} program succeeded, but it was expected to fail")
-
-
-# Kubernetes objects in apply order; dict keys sorted and whole numbers as ints, so renders are stable.
-KIND_ORDER = ("Namespace", "ConfigMap", "Secret", "Job", "Deployment", "Service", "PodDisruptionBudget")
-
-
-def _stable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _stable(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [_stable(item) for item in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # protobuf Structs carry every number as a double
-    return value
-
-
-def is_kubernetes_object(registration: Registration) -> bool:
-    return registration.type.startswith("kubernetes:") and not registration.type.startswith(
-        "kubernetes:index"
-    )
-
-
-def kubernetes_objects(run: ProgramRun) -> list[dict[str, Any]]:
-    objects = []
-    for registration in run.resources:
-        if not is_kubernetes_object(registration):
-            continue
-        inputs = {key: value for key, value in registration.inputs.items() if key != "metadata"}
-        body = _stable(redacted(inputs))
-        body["metadata"] = _stable(redacted(registration.outputs["metadata"]))
-        ordered = {key: body.pop(key) for key in ("apiVersion", "kind", "metadata")}
-        objects.append({**ordered, **body})
-    return sorted(objects, key=lambda o: (KIND_ORDER.index(o["kind"]), o["metadata"]["name"]))
-
-
-def render_manifests(run: ProgramRun) -> str:
-    header = (
-        f"# Kubernetes objects of the `{run.stack}` stack, as the Pulumi program declares them under mocks.\n"
-        "# Generated by `.venv/bin/python scripts/render_manifests.py`; tests/program checks it is current.\n"
-        f"# Secrets show as {SECRET_MARK}; the image digest is the mocks' stand-in for the real build.\n"
-    )
-    return header + yaml.safe_dump_all(kubernetes_objects(run), sort_keys=False, explicit_start=True)
-
-
-def config_reference() -> str:
-    """The config reference table docs/pulumi.md carries, generated from Pulumi.yaml."""
-    rows = ["| key | type | default | description |", "| --- | --- | --- | --- |"]
-    for key, spec in project_config().items():
-        default = spec.get("default")
-        shown = "(empty)" if default == "" else f"`{default}`"
-        rows.append(f"| `{key}` | {spec['type']} | {shown} | {spec['description']} |")
-    return "\n".join(rows)

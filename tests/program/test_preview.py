@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.program.harness import is_unknown, run_program
+from tests.support.pulumi_mocks import is_unknown, run_program
+from tests.support.resource_types import CONTAINER, DEPLOYMENT, JOB
 
 
 @pytest.mark.parametrize("stack", ["test", "prod"])
@@ -16,7 +17,7 @@ def test_preview_completes_without_the_image_digest(stack: str) -> None:
 
 def test_preview_of_the_test_stack_shows_the_container_image_and_migration_as_unknown() -> None:
     run = run_program("test", preview=True)
-    container = run.one("docker:index/container:Container")
+    container = run.one(CONTAINER)
     assert is_unknown(container.inputs["image"])
     assert container.input("name") == "microservice.model"
     migration = run.named("migration-upgrade")
@@ -25,7 +26,7 @@ def test_preview_of_the_test_stack_shows_the_container_image_and_migration_as_un
 
 def test_preview_of_the_prod_stack_shows_the_job_name_and_pod_image_as_unknown() -> None:
     run = run_program("prod", preview=True)
-    job = run.one("kubernetes:batch/v1:Job")
+    job = run.one(JOB)
     assert is_unknown(job.inputs["metadata"]["name"])
-    deployment = run.one("kubernetes:apps/v1:Deployment")
+    deployment = run.one(DEPLOYMENT)
     assert deployment.input("metadata")["name"] == "microservice-model"

@@ -8,7 +8,8 @@ import pytest
 
 from components.docker import public_url
 from components.settings import SettingsError, defaults, parse_settings
-from tests.program.harness import run_failing_program, run_program
+from tests.support.pulumi_mocks import run_failing_program, run_program
+from tests.support.resource_types import CONTAINER, DEPLOYMENT
 
 GOOD_DATABASE_URL = "postgresql+psycopg://model:pw@db:5432/model"
 GOOD_SECRET_KEY = "x" * 40
@@ -230,8 +231,8 @@ def test_the_test_stack_switched_to_kubernetes_deploys_there() -> None:
         secrets={"databaseUrl": GOOD_DATABASE_URL},
     )
     assert run.export("target") == "kubernetes"
-    assert run.one("kubernetes:apps/v1:Deployment").input("metadata")["namespace"] == "microservice-model"
-    assert not run.of_type("docker:index/container:Container")
+    assert run.one(DEPLOYMENT).input("metadata")["namespace"] == "microservice-model"
+    assert not run.of_type(CONTAINER)
 
 
 @pytest.mark.parametrize(

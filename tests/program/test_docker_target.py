@@ -11,11 +11,9 @@ import shlex
 
 import pytest
 
-from tests.program.harness import ProgramRun, Registration, is_secret, plain, run_program
+from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
+from tests.support.resource_types import COMMAND, CONTAINER, DOCKER_PROVIDER, IMAGE, NETWORK, VOLUME
 
-IMAGE = "docker:index/image:Image"
-CONTAINER = "docker:index/container:Container"
-COMMAND = "command:local:Command"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - the old script's `-p 8083:8000` published on every interface
 
 
@@ -64,7 +62,7 @@ def test_container_mounts_the_stack_log_dir_at_app_logs_and_a_named_volume_at_ap
         "type": "volume",
         "source": "microservice-model-data-test",
     }
-    volume = test_stack.one("docker:index/volume:Volume")
+    volume = test_stack.one(VOLUME)
     assert volume.input("name") == "microservice-model-data-test"
     assert volume.retain_on_delete is True
 
@@ -96,7 +94,7 @@ def test_container_with_fixed_name_and_port_is_deleted_before_its_replacement(te
 
 
 def test_container_joins_the_stack_network(test_stack: ProgramRun) -> None:
-    network = test_stack.one("docker:index/network:Network")
+    network = test_stack.one(NETWORK)
     assert network.input("name") == "microservice-model-test"
     assert test_stack.one(CONTAINER).input("networksAdvanced") == [{"name": "microservice-model-test"}]
 
@@ -142,7 +140,7 @@ def test_log_dir_is_created_for_the_non_root_user_before_the_migration_uses_it(
 def test_every_docker_resource_uses_the_explicit_provider_for_the_configured_host(
     test_stack: ProgramRun,
 ) -> None:
-    provider = test_stack.one("pulumi:providers:docker")
+    provider = test_stack.one(DOCKER_PROVIDER)
     assert provider.input("host") == "unix:///var/run/docker.sock"
     for resource in test_stack.resources:
         if resource.type.startswith("docker:"):
@@ -216,7 +214,7 @@ def test_container_suffix_and_host_ip_and_ssh_docker_host_are_honoured() -> None
     assert container.input("name") == "microservice.model-blue"
     assert container.input("ports")[0]["ip"] == "127.0.0.1"
     assert container.input("ports")[0]["external"] == 9083
-    assert run.one("pulumi:providers:docker").input("host") == "ssh://deploy@build-host.internal"
+    assert run.one(DOCKER_PROVIDER).input("host") == "ssh://deploy@build-host.internal"
     assert migration(run).input("environment")["DOCKER_HOST"] == "ssh://deploy@build-host.internal"
     assert run.export("url") == "http://127.0.0.1:9083"
 

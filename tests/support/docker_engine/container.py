@@ -1,0 +1,185 @@
+"""The declared container carried out as the Docker provider does: create, join networks, start, wait."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+
+from tests.support.docker_engine.declared import (
+    HARNESS_LABEL,
+    Declared,
+    HarnessError,
+    TaintedContainer,
+    as_int,
+    go_duration_ns,
+)
+
+
+def delete_container(client: docker.DockerClient, container_id: str, inputs: dict[str, Any]) -> None:
+    """The Docker provider's delete: stop (destroy_grace_seconds, default 0), then force-remove."""
+    try:
+        container = client.containers.get(container_id)
+    except docker.errors.NotFound:
+        return
+    container.stop(timeout=as_int(inputs.get("destroyGraceSeconds") or 0))
+    container.remove(force=True, v=inputs.get("removeVolumes", True))
+    try:
+        client.api.wait(container_id, condition="removed", timeout=60)
+    except docker.errors.NotFound:
+        pass
+
+
+RESTART_POLICIES = {"no", "on-failure", "always", "unless-stopped"}
+
+
+@dataclass
+class ContainerSpec:
+    """The declared container, translated into the Docker engine's create/start parameters."""
+
+    name: str
+    image: str
+    create_kwargs: dict[str, Any]
+    host_config_kwargs: dict[str, Any]
+    networks: list[Declared]
+    wait: bool
+    wait_timeout: int
+
+    @classmethod
+    def from_declared(cls, resource_name: str, inputs: dict[str, Any]) -> ContainerSpec:
+        d = Declared(f"Container {resource_name}", inputs)
+        ports: dict[str, tuple[str, int] | None] = {}
+        for port in d.blocks("ports"):
+            key = f"{as_int(port.require('internal'))}/{port.get('protocol', 'tcp')}"
+            external = port.get("external")
+            ports[key] = (port.get("ip", "0.0.0.0"), as_int(external)) if external else None  # noqa: S104
+            port.done()
+        mounts = []
+        for m in d.blocks("mounts"):
+            kind = m.require("type")
+            if kind not in {"bind", "volume"}:
+                raise HarnessError(f"{m.where}: mount type {kind!r} is not supported (bind, volume)")
+            mounts.append(
+                docker.types.Mount(
+                    target=m.require("target"),
+                    source=m.get("source"),
+                    type=kind,
+                    read_only=m.get("readOnly", False),
+                )
+            )
+            m.done()
+        volumes: dict[str, dict[str, str]] = {}
+        for v in d.blocks("volumes"):
+            source = v.get("volumeName") or v.get("hostPath")
+            if source is None:
+                raise HarnessError(f"{v.where}: only volume_name or host_path volumes are supported")
+            volumes[source] = {
+                "bind": v.require("containerPath"),
+                "mode": "ro" if v.get("readOnly") else "rw",
+            }
+            v.done()
+        healthcheck = None
+        hc = d.block("healthcheck")
+        if hc is not None:
+            healthcheck = {
+                "test": hc.require("tests"),
+                "interval": go_duration_ns(hc.get("interval", "0s")),
+                "timeout": go_duration_ns(hc.get("timeout", "0s")),
+                "start_period": go_duration_ns(hc.get("startPeriod", "0s")),
+                "retries": as_int(hc.get("retries", 0)),
+            }
+            hc.done()
+        restart = d.get("restart", "no")
+        if restart not in RESTART_POLICIES:
+            raise HarnessError(f"{d.where}: restart {restart!r} is not one of {sorted(RESTART_POLICIES)}")
+        for flag, allowed in (("mustRun", True), ("start", True), ("rm", False), ("attach", False)):
+            if d.get(flag, allowed) is not allowed:
+                raise HarnessError(f"{d.where}: {flag}={not allowed} is not supported")
+        d.get("destroyGraceSeconds")  # used by delete_container
+        d.get("removeVolumes")  # used by delete_container
+        networks = d.blocks("networksAdvanced")
+        labels = {b.require("label"): b.require("value") for b in d.blocks("labels")}
+        # The provider always sends a log config: its log_driver defaults to json-file.
+        log_config = docker.types.LogConfig(type=d.get("logDriver", "json-file"), config=d.get("logOpts", {}))
+        host_config = {
+            "port_bindings": ports,
+            "mounts": mounts,
+            "binds": volumes,
+            "restart_policy": {"Name": restart, "MaximumRetryCount": as_int(d.get("maxRetryCount", 0))},
+            "init": d.get("init", False),
+            "log_config": log_config,
+        }
+        create = {
+            "environment": d.get("envs", []),
+            "ports": [tuple(key.split("/")) for key in ports],  # exposed, as the provider does
+            "healthcheck": healthcheck,
+            "labels": labels,
+            "user": d.get("user"),
+            "command": d.get("command"),
+            "entrypoint": d.get("entrypoint"),
+            "working_dir": d.get("workingDir"),
+            "hostname": d.get("hostname"),
+            "stop_signal": d.get("stopSignal"),
+            "stop_timeout": None if d.get("stopTimeout") is None else as_int(d.get("stopTimeout")),
+        }
+        spec = cls(
+            name=d.require("name"),
+            image=d.require("image"),
+            create_kwargs={k: v for k, v in create.items() if v is not None},
+            host_config_kwargs={k: v for k, v in host_config.items() if v is not None},
+            networks=networks,
+            wait=d.get("wait", False),
+            wait_timeout=as_int(d.get("waitTimeout", 60)),
+        )
+        d.done()
+        return spec
+
+    def create_and_start(self, client: docker.DockerClient, run_label: str) -> str:
+        api = client.api
+        labels = {**self.create_kwargs.get("labels", {}), HARNESS_LABEL: run_label}
+        created = api.create_container(
+            self.image,
+            name=self.name,
+            detach=True,
+            host_config=api.create_host_config(**self.host_config_kwargs),
+            **{**self.create_kwargs, "labels": labels},
+        )
+        container = client.containers.get(created["Id"])
+        try:
+            # Like the provider: leave the default bridge, join each declared network.
+            if self.networks:
+                client.networks.get("bridge").disconnect(container)
+                for net in self.networks:
+                    client.networks.get(net.require("name")).connect(
+                        container, aliases=net.get("aliases"), ipv4_address=net.get("ipv4Address")
+                    )
+                    net.done()
+            container.start()
+            if self.wait:
+                self.wait_until_healthy(container)
+        except Exception as exc:
+            raise TaintedContainer(str(container.id), exc) from exc
+        return str(container.id)
+
+    def wait_until_healthy(self, container: Any) -> None:
+        deadline = time.monotonic() + self.wait_timeout
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            container.reload()
+            health = container.attrs["State"].get("Health") or {}
+            if not health:
+                raise HarnessError(f"container {self.name}: wait=True but it has no healthcheck")
+            if health["Status"] == "healthy":
+                return
+            time.sleep(0.2)
+        logs = container.logs(tail=60).decode(errors="replace")
+        probes = json.dumps(health.get("Log", [])[-3:], indent=1)
+        raise HarnessError(
+            f"container {self.name} not healthy within {self.wait_timeout}s "
+            f"(state {container.attrs['State']['Status']}); last health probes:\n{probes}\nlast logs:\n{logs}"
+        )
