@@ -22,8 +22,8 @@ lint: ## ruff, mypy, hadolint, actionlint, shellcheck (scripts/lint.sh)
 lock: ## recompile the pinned lock files from the *.in files (scripts/lock.sh)
 	bash scripts/lock.sh
 
-manifests: ## re-render docs/manifests/prod.yaml from the prod stack under Pulumi mocks
-	.venv/bin/python scripts/render_manifests.py
+manifests: ## re-render docs/manifests/prod.yaml (prod stack under Pulumi mocks) and docs/pulumi.md's config table
+	PYTHONPATH=. .venv/bin/python scripts/render_manifests.py
 
 bench: ## the full benchmarks (about 40 min), results in docs/benchmarks.md
 	bash bench/run.sh

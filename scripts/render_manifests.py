@@ -2,15 +2,20 @@
 objects, rendered under Pulumi mocks, no cluster needed) and docs/pulumi.md's config reference table
 (from Pulumi.yaml, the one source of the settings and their defaults).
 
-Run from the repository root: `.venv/bin/python -m scripts.render_manifests` (or `make manifests`).
+Run from the repository root: `make manifests` or `.venv/bin/python -m scripts.render_manifests`.
 tests/program fails when a committed copy differs from a fresh render.
 """
 
 from __future__ import annotations
 
-from tests.support.pulumi_mocks import run_program
-from tests.support.rendering import MANIFESTS, PULUMI_DOCS, render_manifests, with_current_reference
-from tests.support.stack_config import REPO_ROOT
+try:
+    from tests.support.pulumi_mocks import run_program
+    from tests.support.rendering import MANIFESTS, PULUMI_DOCS, render_manifests, with_current_reference
+    from tests.support.stack_config import REPO_ROOT
+except ModuleNotFoundError as missing:  # run as a file: the repository root is not on the path
+    raise SystemExit(
+        f"{missing}: run `make manifests` or `.venv/bin/python -m scripts.render_manifests`"
+    ) from None
 
 
 def main() -> None:
