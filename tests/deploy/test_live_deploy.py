@@ -8,8 +8,8 @@ import uuid
 import docker
 import requests
 
-from components.contract import APP_UID
-from tests.support.docker_engine.deployer import BASE_URL, LOG_DIR, StackDeployer, StackRun
+from components.contract import APP_UID, SERVICE_PORT
+from tests.support.docker_engine.deployer import BASE_URL, HOST_PORT, LOG_DIR, StackDeployer, StackRun
 from tests.support.docker_engine.probing import wait_for_http
 from tests.support.resource_types import COMMAND, CONTAINER, IMAGE
 
@@ -64,7 +64,7 @@ def test_migration_runs_before_the_service_container_is_created(
 
 def test_service_answers_health_and_readiness_on_port_8083(deployed: tuple[StackDeployer, StackRun]) -> None:
     _, run = deployed
-    assert run.exports["url"].endswith(":8083")
+    assert run.exports["url"].endswith(f":{HOST_PORT}")
     assert wait_for_http(f"{BASE_URL}/healthz").json()["status"] == "ok"
     ready = wait_for_http(f"{BASE_URL}/readyz").json()
     assert ready["status"] == "ready"
@@ -127,7 +127,9 @@ def test_running_container_carries_exactly_the_declared_settings(
     attrs = docker.from_env().containers.get(declared["name"]).attrs
     host, config = attrs["HostConfig"], attrs["Config"]
 
-    assert host["PortBindings"] == {"8000/tcp": [{"HostIp": declared["ports"][0]["ip"], "HostPort": "8083"}]}
+    assert host["PortBindings"] == {
+        f"{SERVICE_PORT}/tcp": [{"HostIp": declared["ports"][0]["ip"], "HostPort": str(HOST_PORT)}]
+    }
     assert host["RestartPolicy"]["Name"] == declared["restart"]
     mounts = {m["Destination"]: (m["Type"], m.get("Name") or m["Source"]) for m in attrs["Mounts"]}
     assert mounts == {m["target"]: (m["type"], m["source"]) for m in declared["mounts"]}

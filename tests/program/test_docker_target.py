@@ -11,6 +11,15 @@ import shlex
 
 import pytest
 
+from components.contract import (
+    APP_UID,
+    CONTAINER_NAME,
+    DATA_MOUNT,
+    LOG_MOUNT,
+    MIGRATION_COMMAND,
+    PUBLIC_PORT,
+    SERVICE_PORT,
+)
 from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
 from tests.support.resource_types import COMMAND, CONTAINER, DOCKER_PROVIDER, IMAGE, NETWORK, VOLUME
 
@@ -46,9 +55,9 @@ def test_container_runs_the_image_by_digest_not_by_tag(test_stack: ProgramRun) -
 
 def test_container_is_named_microservice_model_and_publishes_8083_to_8000(test_stack: ProgramRun) -> None:
     container = test_stack.one(CONTAINER)
-    assert container.input("name") == "microservice.model"
+    assert container.input("name") == CONTAINER_NAME
     assert container.input("ports") == [
-        {"internal": 8000, "external": 8083, "ip": ALL_INTERFACES, "protocol": "tcp"}
+        {"internal": SERVICE_PORT, "external": PUBLIC_PORT, "ip": ALL_INTERFACES, "protocol": "tcp"}
     ]
 
 
@@ -56,9 +65,9 @@ def test_container_mounts_the_stack_log_dir_at_app_logs_and_a_named_volume_at_ap
     test_stack: ProgramRun,
 ) -> None:
     mounts = {m["target"]: m for m in test_stack.one(CONTAINER).input("mounts")}
-    assert mounts["/app/logs"] == {"target": "/app/logs", "type": "bind", "source": "/tmp/data/test/logs"}
-    assert mounts["/app/data"] == {
-        "target": "/app/data",
+    assert mounts[LOG_MOUNT] == {"target": LOG_MOUNT, "type": "bind", "source": "/tmp/data/test/logs"}
+    assert mounts[DATA_MOUNT] == {
+        "target": DATA_MOUNT,
         "type": "volume",
         "source": "microservice-model-data-test",
     }
@@ -105,11 +114,11 @@ def test_migration_runs_flask_db_upgrade_in_the_new_image_with_the_service_env_v
     argv = shlex.split(migration(test_stack).input("create"))
     ref = image_ref(test_stack)
     assert argv[:3] == ["docker", "run", "--rm"]
-    assert argv[-4:] == [ref, "flask", "db", "upgrade"]
+    assert argv[-4:] == [ref, *MIGRATION_COMMAND]
     flags = list(itertools.pairwise(argv))
     assert ("--network", "microservice-model-test") in flags
-    assert ("--volume", "microservice-model-data-test:/app/data") in flags
-    assert ("--volume", "/tmp/data/test/logs:/app/logs") in flags
+    assert ("--volume", f"microservice-model-data-test:{DATA_MOUNT}") in flags
+    assert ("--volume", f"/tmp/data/test/logs:{LOG_MOUNT}") in flags
     assert ("--env", "RUNTIME_ENV") in flags
     assert migration(test_stack).input("environment")["RUNTIME_ENV"] == "test"
 
@@ -130,10 +139,10 @@ def test_log_dir_is_created_for_the_non_root_user_before_the_migration_uses_it(
     prepare = test_stack.named("runtime-log-dir")
     argv = shlex.split(prepare.input("create"))
     assert argv[:3] == ["docker", "run", "--rm"]
-    assert ("--volume", "/tmp/data/test/logs:/app/logs") in list(itertools.pairwise(argv))
+    assert ("--volume", f"/tmp/data/test/logs:{LOG_MOUNT}") in list(itertools.pairwise(argv))
     assert ("--entrypoint", "chown") in list(itertools.pairwise(argv))
     assert ("--user", "0:0") in list(itertools.pairwise(argv))
-    assert argv[-3:] == [image_ref(test_stack), "10001:10001", "/app/logs"]
+    assert argv[-3:] == [image_ref(test_stack), f"{APP_UID}:{APP_UID}", LOG_MOUNT]
     assert prepare.urn in migration(test_stack).dependencies
 
 
@@ -158,9 +167,9 @@ def test_children_are_parented_by_their_component(test_stack: ProgramRun) -> Non
 
 
 def test_exports_url_image_digest_and_container_name(test_stack: ProgramRun) -> None:
-    assert test_stack.export("url") == "http://127.0.0.1:8083"
+    assert test_stack.export("url") == f"http://127.0.0.1:{PUBLIC_PORT}"
     assert test_stack.export("imageDigest") == image_ref(test_stack)
-    assert test_stack.export("containerName") == "microservice.model"
+    assert test_stack.export("containerName") == CONTAINER_NAME
     assert test_stack.export("runtimeEnv") == "test"
     assert test_stack.export("target") == "docker"
     assert not any(is_secret(value) for value in test_stack.exports.values())

@@ -11,6 +11,7 @@ import shlex
 
 import pytest
 
+from components.contract import APP_UID, LOG_MOUNT, MIGRATION_COMMAND
 from components.settings import SettingsError, parse_settings
 from tests.support.pulumi_mocks import ProgramRun, is_unknown, plain, run_failing_program, run_program
 from tests.support.resource_types import CONTAINER, DEPLOYMENT, DOCKER_PROVIDER, IMAGE, JOB
@@ -54,14 +55,14 @@ def test_pinned_test_stack_migrates_with_the_pinned_image_before_the_container(
     pinned_test_stack: ProgramRun,
 ) -> None:
     migration = pinned_test_stack.named("migration-upgrade")
-    assert shlex.split(migration.input("create"))[-4:] == [LOCAL_ID, "flask", "db", "upgrade"]
+    assert shlex.split(migration.input("create"))[-4:] == [LOCAL_ID, *MIGRATION_COMMAND]
     assert migration.input("triggers") == [LOCAL_ID]
     assert migration.urn in pinned_test_stack.one(CONTAINER).dependencies
 
 
 def test_pinned_test_stack_prepares_the_log_dir_with_the_pinned_image(pinned_test_stack: ProgramRun) -> None:
     prepare = pinned_test_stack.named("runtime-log-dir")
-    assert shlex.split(prepare.input("create"))[-3:] == [LOCAL_ID, "10001:10001", "/app/logs"]
+    assert shlex.split(prepare.input("create"))[-3:] == [LOCAL_ID, f"{APP_UID}:{APP_UID}", LOG_MOUNT]
 
 
 def test_pinned_test_stack_exports_the_pinned_ref_as_image_digest(pinned_test_stack: ProgramRun) -> None:
@@ -116,7 +117,7 @@ def test_pinned_prod_stack_migrates_in_a_job_named_after_the_pinned_digest_befor
 ) -> None:
     job = pinned_prod_stack.one(JOB)
     [container] = job.input("spec")["template"]["spec"]["containers"]
-    assert container["command"] == ["flask", "db", "upgrade"]
+    assert container["command"] == list(MIGRATION_COMMAND)
     name = plain(pinned_prod_stack.named("migration-job").outputs["metadata"])["name"]
     assert name == f"microservice-model-migrate-{'5e' * 6}"
     assert pinned_prod_stack.export("migrationJobName") == name

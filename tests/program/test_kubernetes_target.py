@@ -12,6 +12,15 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from components.contract import (
+    APP_UID,
+    LIVENESS_PATH,
+    LOG_MOUNT,
+    MIGRATION_COMMAND,
+    PUBLIC_PORT,
+    READINESS_PATH,
+    SERVICE_PORT,
+)
 from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
 from tests.support.rendering import MANIFESTS, kubernetes_objects, render_manifests
 from tests.support.resource_types import (
@@ -72,7 +81,7 @@ def test_migration_job_runs_flask_db_upgrade_once_per_image(prod_stack: ProgramR
     job = prod_stack.one(JOB)
     digest = image_ref(prod_stack).rsplit("sha256:", 1)[1]
     assert output_name(prod_stack, "migration-job") == f"microservice-model-migrate-{digest[:12]}"
-    assert main_container(job)["command"] == ["flask", "db", "upgrade"]
+    assert main_container(job)["command"] == list(MIGRATION_COMMAND)
     assert pod_spec(job)["restartPolicy"] == "Never"
     assert job.delete_before_replace is True
 
@@ -100,9 +109,9 @@ def test_deployment_rolls_without_dropping_below_the_desired_replicas(prod_stack
 
 def test_deployment_probes_readiness_on_readyz_and_liveness_on_healthz(prod_stack: ProgramRun) -> None:
     container = main_container(prod_stack.one(DEPLOYMENT))
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8000}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000}
-    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert container["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": SERVICE_PORT}
+    assert container["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": SERVICE_PORT}
+    assert container["ports"] == [{"name": "http", "containerPort": SERVICE_PORT}]
 
 
 def test_deployment_sets_resources_and_runs_as_the_non_root_image_user(prod_stack: ProgramRun) -> None:
@@ -113,9 +122,9 @@ def test_deployment_sets_resources_and_runs_as_the_non_root_image_user(prod_stac
         "limits": {"cpu": "1", "memory": "512Mi"},
     }
     assert container["securityContext"]["runAsNonRoot"] is True
-    assert container["securityContext"]["runAsUser"] == 10001
+    assert container["securityContext"]["runAsUser"] == APP_UID
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    assert pod_spec(deployment)["securityContext"]["runAsUser"] == 10001
+    assert pod_spec(deployment)["securityContext"]["runAsUser"] == APP_UID
 
 
 def test_termination_grace_is_longer_than_gunicorns_graceful_timeout(prod_stack: ProgramRun) -> None:
@@ -128,7 +137,7 @@ def test_logs_go_to_a_per_pod_volume_at_app_logs(prod_stack: ProgramRun) -> None
     deployment = prod_stack.one(DEPLOYMENT)
     mounts = {m["mountPath"]: m["name"] for m in main_container(deployment)["volumeMounts"]}
     volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
-    assert volumes[mounts["/app/logs"]]["emptyDir"] == {"sizeLimit": "256Mi"}
+    assert volumes[mounts[LOG_MOUNT]]["emptyDir"] == {"sizeLimit": "256Mi"}
 
 
 def test_env_comes_from_the_config_map_and_the_secret(prod_stack: ProgramRun) -> None:
@@ -162,7 +171,9 @@ def test_pods_pull_with_a_registry_secret(prod_stack: ProgramRun) -> None:
 def test_service_maps_port_8083_to_target_port_8000(prod_stack: ProgramRun) -> None:
     spec = prod_stack.one(SERVICE).input("spec")
     assert spec["type"] == "ClusterIP"
-    assert spec["ports"] == [{"name": "http", "port": 8083, "targetPort": 8000, "protocol": "TCP"}]
+    assert spec["ports"] == [
+        {"name": "http", "port": PUBLIC_PORT, "targetPort": SERVICE_PORT, "protocol": "TCP"}
+    ]
     pod_labels = prod_stack.one(DEPLOYMENT).input("spec")["template"]["metadata"]["labels"]
     assert spec["selector"] == pod_labels
 
@@ -206,7 +217,8 @@ def test_exports_url_image_digest_deployment_and_job_names(prod_stack: ProgramRu
     assert prod_stack.export("deploymentName") == "microservice-model"
     assert prod_stack.export("migrationJobName") == output_name(prod_stack, "migration-job")
     assert prod_stack.export("imageDigest") == image_ref(prod_stack)
-    assert prod_stack.export("url") == "http://microservice-model.microservice-model.svc.cluster.local:8083"
+    url = f"http://microservice-model.microservice-model.svc.cluster.local:{PUBLIC_PORT}"
+    assert prod_stack.export("url") == url
     assert prod_stack.export("runtimeEnv") == "prod"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.contract import CONTAINER_NAME
 from tests.support.pulumi_mocks import is_unknown, run_program
 from tests.support.resource_types import CONTAINER, DEPLOYMENT, JOB
 
@@ -19,7 +20,7 @@ def test_preview_of_the_test_stack_shows_the_container_image_and_migration_as_un
     run = run_program("test", preview=True)
     container = run.one(CONTAINER)
     assert is_unknown(container.inputs["image"])
-    assert container.input("name") == "microservice.model"
+    assert container.input("name") == CONTAINER_NAME
     migration = run.named("migration-upgrade")
     assert is_unknown(migration.inputs["create"])
 
