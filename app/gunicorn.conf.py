@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+# The master builds its logger from this class before any worker starts, so importing it here
+# changes nothing for gevent's patching (it needs only logging, socket and threading, as gunicorn does).
+from gunicorn.glogging import Logger
 
 WORKER_CLASSES = ("sync", "gthread", "gevent")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -114,6 +120,37 @@ def log_config(
     }
 
 
+# Query parameters whose values are secrets, and anything shaped like a JWT wherever it appears:
+# a client that puts its token in the URL (the service never reads it there) must not leave it in
+# access.log, stdout or the log collector.
+_SECRET_PARAMETER = re.compile(
+    r"(?i)([?&;](?:access_token|id_token|refresh_token|token|jwt|password|passwd|secret|api_key|apikey|"
+    r"key|code|auth|authorization)=)[^&;#\s]*"
+)
+_JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    return _JWT_LIKE.sub(REDACTED, _SECRET_PARAMETER.sub(rf"\1{REDACTED}", text))
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger with secrets removed from every access-log field that carries client text."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "q", "U", "f"):
+            if isinstance(atoms.get(name), str):
+                atoms[name] = redact(atoms[name])
+        for name in list(atoms):
+            if name.startswith("{") and name.endswith("}i"):  # request headers, if a format names them
+                value = atoms[name]
+                atoms[name] = REDACTED if name in ("{authorization}i", "{cookie}i") else redact(str(value))
+        return atoms
+
+
+logger_class = RedactingLogger
 wsgi_app = "service:create_app()"
 # Import `service` from the directory this file ships in, whatever the working directory.
 chdir = str(Path(__file__).resolve().parent)
@@ -126,8 +163,10 @@ backlog = 512
 worker_class = env_choice("GUNICORN_WORKER_CLASS", "gthread", WORKER_CLASSES)
 workers = env_int("GUNICORN_WORKERS", 2 * available_cpus() + 1)
 # Only the gthread worker uses threads; sync serves one request at a time and gevent uses greenlets
-# (worker_connections), so the old `threads = 2` did nothing under gevent.
-threads = env_int("GUNICORN_THREADS", 1)
+# (worker_connections), so the old `threads = 2` did nothing under gevent. Four, so that a worker
+# hashing a password (PASSWORD_HASH_CONCURRENCY, 1, plus PASSWORD_HASH_QUEUE, 1, threads at most)
+# still has threads for /healthz, /readyz and /authorize: a login flood must not make pods unready.
+threads = env_int("GUNICORN_THREADS", 4)
 timeout = env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM the master stops accepting and lets workers finish in-flight requests for this long.
 graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=0)

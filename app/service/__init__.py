@@ -16,6 +16,8 @@ from .config import ConfigError, load_config
 from .errors import register_error_handlers
 from .extensions import db, migrate
 from .health import MIGRATIONS_DIR, health
+from .security import HashSlots
+from .urls import IdConverter
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -30,6 +32,12 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         # SQLite creates the file, but not the directory it lives in.
         config.DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+    # Per process: every gunicorn worker (and thread) shares its worker's slots.
+    app.extensions["password_hash_slots"] = HashSlots(
+        app.config["PASSWORD_HASH_CONCURRENCY"], app.config["PASSWORD_HASH_QUEUE"]
+    )
+    app.url_map.converters["id"] = IdConverter
 
     db.init_app(app)
     # render_as_batch: SQLite can only ALTER a table by copying it; batch mode writes that for us.

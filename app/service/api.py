@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
+from . import throttle
 from .auth import current_user, require_permission
 from .extensions import db
-from .models import Permission, Role, User
-from .security import hash_password, issue_token, needs_rehash, verify_password
-from .validation import AuthorizeBody, GrantRoleBody, LoginBody, NewRoleBody, NewUserBody, parse_body
+from .models import Permission, Role, User, username_key
+from .security import (
+    MAX_ID,
+    TokenSettings,
+    hash_password,
+    issue_token,
+    needs_rehash,
+    refuse_if_busy,
+    verify_password,
+)
+from .validation import (
+    AuthorizeBody,
+    GrantRoleBody,
+    LoginBody,
+    NewPasswordBody,
+    NewRoleBody,
+    NewUserBody,
+    parse_body,
+)
 
 LIST_LIMIT_MAX = 500
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@api.after_request
+def no_store(response: Response) -> Response:
+    # Tokens and user data: no browser or proxy cache may keep them.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def _commit_or_conflict(message: str) -> None:
@@ -32,22 +58,45 @@ def _commit_or_conflict(message: str) -> None:
         raise Conflict(message) from None
 
 
+def _token_response(user: User) -> dict[str, Any]:
+    ttl = current_app.config["TOKEN_TTL_SECONDS"]
+    token = issue_token(user.id, user.token_version, TokenSettings.from_app(), ttl)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+
+
+def _client_address() -> str:
+    # The peer gunicorn saw; X-Forwarded-For is not trusted (a client could name any address).
+    return request.remote_addr or "unknown"
+
+
+def _check_password(user: User | None, username: str, password: str) -> None:
+    """401 unless `password` is `user`'s; 429 while throttled; every failure counts toward a lock."""
+    address = _client_address()
+    throttle.refuse_if_locked(username, address)
+    # Verify before looking at `user`: an unknown name must take as long as a wrong password.
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        throttle.record_failure(username, address)
+        log.info("login failed for %r from %s", username, address)
+        raise Unauthorized("wrong username or password")
+
+
 @api.post("/auth/login")
 def login() -> tuple[dict[str, Any], int]:
     body = parse_body(LoginBody)
     username, password = body.username, body.password
+    refuse_if_busy()  # in a flood, refuse before any database work
     user = db.session.scalar(select(User).where(User.username == username))
-    # Verify before looking at `user`: an unknown name must take as long as a wrong password.
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        log.info("login failed for %r", username)
-        raise Unauthorized("wrong username or password")
+    _check_password(user, username, password)
+    assert user is not None  # _check_password refused an unknown name
+    throttle.record_success(username)
+    if user.disabled_at is not None:
+        log.info("login refused for disabled user %r", username)
+        raise Forbidden("this user is disabled")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
-    ttl = current_app.config["TOKEN_TTL_SECONDS"]
-    token = issue_token(user.id, current_app.config["SECRET_KEY"], ttl)
     log.info("login ok for %r", username)
-    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}, 200
+    return _token_response(user), 200
 
 
 @api.get("/users/me")
@@ -60,16 +109,36 @@ def me() -> dict[str, Any]:
     }
 
 
+@api.put("/users/me/password")
+def change_password() -> tuple[dict[str, Any], int]:
+    """Change one's own password (the current one is checked, and throttled like a login).
+
+    Every token issued before stops working; the answer is a new token for this client.
+    """
+    user = current_user()
+    body = parse_body(NewPasswordBody)
+    _check_password(user, user.username, body.current_password)
+    user.password_hash = hash_password(body.new_password)
+    user.revoke_tokens()
+    db.session.commit()
+    log.info("password changed by %r; older tokens revoked", user.username)
+    return _token_response(user), 200
+
+
 @api.get("/users")
 @require_permission("users:read")
 def list_users() -> dict[str, Any]:
     limit = request.args.get("limit", 100, type=int)
     offset = request.args.get("offset", 0, type=int)
-    if not 1 <= limit <= LIST_LIMIT_MAX or offset < 0:
-        raise BadRequest(f"'limit' must be 1 to {LIST_LIMIT_MAX} and 'offset' 0 or more")
+    if not 1 <= limit <= LIST_LIMIT_MAX or not 0 <= offset <= MAX_ID:
+        raise BadRequest(f"'limit' must be 1 to {LIST_LIMIT_MAX} and 'offset' 0 to {MAX_ID}")
     query = select(User).options(selectinload(User.roles)).order_by(User.id).limit(limit).offset(offset)
     users = db.session.scalars(query).all()
     return {"users": [user.to_dict() for user in users], "limit": limit, "offset": offset}
+
+
+def _username_taken(username: str) -> bool:
+    return db.session.scalar(select(User.id).where(User.username_key == username_key(username))) is not None
 
 
 @api.post("/users")
@@ -77,13 +146,21 @@ def list_users() -> dict[str, Any]:
 def create_user() -> tuple[dict[str, Any], int]:
     body = parse_body(NewUserBody)
     username, password = body.username, body.password
-    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} already exists")
+    taken = f"user {username!r} already exists (usernames are the same whatever their case)"
+    if _username_taken(username):
+        raise Conflict(taken)
     user = User(username=username, password_hash=hash_password(password))
     db.session.add(user)
-    _commit_or_conflict(f"user {username!r} already exists")
+    _commit_or_conflict(taken)
     log.info("user %r created by %r", username, current_user().username)
     return user.to_dict(), 201
+
+
+def _require_held(permissions: Iterable[str], action: str) -> None:
+    """403 unless the current user holds every one of `permissions`: nobody hands out more than it has."""
+    missing = sorted(set(permissions) - set(current_user().permission_names()))
+    if missing:
+        raise Forbidden(f"{action} needs permissions you do not hold: {missing}")
 
 
 @api.post("/roles")
@@ -96,6 +173,7 @@ def create_role() -> tuple[dict[str, Any], int]:
     if unknown:
         known = db.session.scalars(select(Permission.name).order_by(Permission.name)).all()
         raise BadRequest(f"unknown permissions {sorted(unknown)}; known: {list(known)}")
+    _require_held(wanted, f"creating role {name!r}")
     if db.session.scalar(select(Role.id).where(Role.name == name)) is not None:
         raise Conflict(f"role {name!r} already exists")
     role = Role(name=name, permissions=list(permissions))
@@ -105,7 +183,7 @@ def create_role() -> tuple[dict[str, Any], int]:
     return role.to_dict(), 201
 
 
-@api.post("/users/<int:user_id>/roles")
+@api.post("/users/<id:user_id>/roles")
 @require_permission("roles:grant")
 def grant_role(user_id: int) -> dict[str, Any]:
     role_name = parse_body(GrantRoleBody).role
@@ -115,6 +193,7 @@ def grant_role(user_id: int) -> dict[str, Any]:
     role = db.session.scalar(select(Role).where(Role.name == role_name))
     if role is None:
         raise NotFound(f"role {role_name!r} not found")
+    _require_held((p.name for p in role.permissions), f"granting role {role_name!r}")
     if role not in user.roles:  # granting twice is a no-op, not an error
         user.roles.append(role)
         _commit_or_conflict(f"role {role_name!r} is already granted")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import current_app, g, request
+from flask import g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from .extensions import db
 from .models import User
-from .security import InvalidToken, user_id_from_token
+from .security import InvalidToken, TokenSettings, subject_from_token
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -24,7 +25,11 @@ def _unauthorized(message: str) -> Unauthorized:
 
 
 def current_user() -> User:
-    """The user the request's bearer token names; 401 when the token is missing, bad or expired."""
+    """The user the request's bearer token names; 401 when the token is missing, bad, expired or revoked.
+
+    Only the Authorization header counts: a token in the query string (?access_token=) would end up
+    in access logs, proxies and browser history, so it is never read.
+    """
     if "user" in g:
         return g.user
     header = request.headers.get("Authorization", "")
@@ -32,12 +37,16 @@ def current_user() -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("missing bearer token (send 'Authorization: Bearer <token>')")
     try:
-        user_id = user_id_from_token(token.strip(), current_app.config["SECRET_KEY"])
+        subject = subject_from_token(token.strip(), TokenSettings.from_app())
     except InvalidToken as error:
         raise _unauthorized(str(error)) from None
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, subject.user_id)
     if user is None:
         raise _unauthorized("invalid token: the user no longer exists")
+    if not secrets.compare_digest(user.token_version.encode(), subject.token_version.encode()):
+        raise _unauthorized("invalid token: revoked (password changed, user disabled or tokens revoked)")
+    if user.disabled_at is not None:
+        raise _unauthorized("invalid token: the user is disabled")
     g.user = user
     return user
 

@@ -1,16 +1,21 @@
-"""`flask create-admin USERNAME`: the first administrator, holding every permission through role `admin`."""
+"""Operator commands: `flask create-admin USERNAME` (the first administrator, holding every permission
+through role `admin`) and the account commands of docs/operations.md: set-password, disable-user,
+enable-user, revoke-tokens, unlock-user, unlock-address, login-locks."""
 
 from __future__ import annotations
 
 import os
+import time
+from datetime import UTC, datetime
 
 import click
 from flask import Flask
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
+from . import throttle
 from .extensions import db
-from .models import PERMISSIONS, Permission, Role, User
+from .models import PERMISSIONS, LoginThrottle, Permission, Role, User, username_key
 from .security import hash_password
 from .validation import NewPassword, NewUsername, describe
 
@@ -53,9 +58,87 @@ def register_cli(app: Flask) -> None:
             _new_password.validate_python(password)
         except ValidationError as error:
             raise click.ClickException(f"the password is not allowed: {describe(error)}") from None
-        if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise click.ClickException(f"user {username!r} already exists")
+        if db.session.scalar(select(User.id).where(User.username_key == username_key(username))):
+            raise click.ClickException(f"user {username!r} already exists (whatever the case)")
         role = ensure_admin_role()
         db.session.add(User(username=username, password_hash=hash_password(password), roles=[role]))
         db.session.commit()
         click.echo(f"created admin {username!r} with permissions: {', '.join(sorted(PERMISSIONS))}")
+
+    def find_user(username: str) -> User:
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        return user
+
+    @app.cli.command("set-password")
+    @click.argument("username")
+    def set_password(username: str) -> None:
+        """Set USERNAME's password (from NEW_PASSWORD, else a prompt); revokes its tokens and unlocks it."""
+        user = find_user(username)
+        password = os.environ.get("NEW_PASSWORD") or click.prompt(
+            "New password", hide_input=True, confirmation_prompt=True
+        )
+        try:
+            _new_password.validate_python(password)
+        except ValidationError as error:
+            raise click.ClickException(f"the password is not allowed: {describe(error)}") from None
+        user.password_hash = hash_password(password)
+        user.revoke_tokens()
+        db.session.commit()
+        throttle.unlock(throttle.account_key(username))
+        click.echo(f"password of {username!r} set; its older tokens no longer work")
+
+    @app.cli.command("revoke-tokens")
+    @click.argument("username")
+    def revoke_tokens(username: str) -> None:
+        """Make every token issued to USERNAME so far invalid (it can log in again)."""
+        user = find_user(username)
+        user.revoke_tokens()
+        db.session.commit()
+        click.echo(f"every token of {username!r} issued until now is revoked")
+
+    @app.cli.command("disable-user")
+    @click.argument("username")
+    def disable_user(username: str) -> None:
+        """Disable USERNAME: its tokens stop working and it cannot log in until enable-user."""
+        user = find_user(username)
+        user.disabled_at = datetime.now(UTC)
+        user.revoke_tokens()
+        db.session.commit()
+        click.echo(f"{username!r} is disabled and its tokens are revoked")
+
+    @app.cli.command("enable-user")
+    @click.argument("username")
+    def enable_user(username: str) -> None:
+        """Let a disabled USERNAME log in again (its old tokens stay revoked)."""
+        user = find_user(username)
+        user.disabled_at = None
+        db.session.commit()
+        click.echo(f"{username!r} is enabled")
+
+    @app.cli.command("unlock-user")
+    @click.argument("username")
+    def unlock_user(username: str) -> None:
+        """Forget the failed logins of account USERNAME (ends its 429s now)."""
+        removed = throttle.unlock(throttle.account_key(username))
+        click.echo(f"account {username!r}: {'unlocked' if removed else 'had no failed logins'}")
+
+    @app.cli.command("unlock-address")
+    @click.argument("address")
+    def unlock_address(address: str) -> None:
+        """Forget the failed logins from client ADDRESS (IPv6: its /64)."""
+        removed = throttle.unlock(throttle.address_key(address))
+        click.echo(f"address {address}: {'unlocked' if removed else 'had no failed logins'}")
+
+    @app.cli.command("login-locks")
+    def login_locks() -> None:
+        """List the accounts and addresses with recent failed logins, and how long each stays locked."""
+        now = time.time()
+        rows = db.session.scalars(select(LoginThrottle).order_by(LoginThrottle.key)).all()
+        for row in rows:
+            left = max(0, round(row.locked_until - now))
+            state = f"locked {left} s" if left else "not locked"
+            click.echo(f"{row.key}\tfailures={row.failures}\t{state}")
+        if not rows:
+            click.echo("no failed logins recorded")

@@ -8,27 +8,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from .secret_key import KEY_FILE_NAME, WeakKey, check_strength, key_file_key
+
 ALLOWED_RUNTIME_ENVS = ("dev", "test", "prod")
-# Only for dev/test: prod refuses to start with it (see ProdConfig).
-DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-not-for-production-use"  # noqa: S105
-MIN_SECRET_KEY_LENGTH = 32
+# prod refuses longer-lived tokens: a stolen token is good for this long (revocation aside).
+PROD_MAX_TOKEN_TTL_SECONDS = 24 * 3600
 
 
 class ConfigError(ValueError):
     """A setting is missing or invalid; the message names it and what is allowed."""
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number; set a positive integer") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be a positive integer")
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set an integer >= {minimum}") from None
+    if value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(f"{name}={raw!r} must be {what}")
     return value
+
+
+def _checked_key(key: str) -> str:
+    try:
+        check_strength(key)
+    except WeakKey as error:
+        raise ConfigError(f"SECRET_KEY is too weak: {error}") from None
+    return key
 
 
 def database_url(environ: Mapping[str, str], data_dir: Path) -> str:
@@ -71,11 +81,35 @@ class BaseConfig:
             self.SQLALCHEMY_DATABASE_URI, self.DB_CONNECT_TIMEOUT_SECONDS
         )
         self.SECRET_KEY = self.secret_key(environ)
-        self.TOKEN_TTL_SECONDS = _positive_int(environ, "TOKEN_TTL_SECONDS", 3600)
+        self.TOKEN_TTL_SECONDS = self.token_ttl(environ)
+        self.TOKEN_ISSUER = environ.get("TOKEN_ISSUER", "").strip() or "microservice-model"
+        self.TOKEN_AUDIENCE = environ.get("TOKEN_AUDIENCE", "").strip() or "microservice-model"
         self.CORS_ORIGINS = [o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
+        # Login throttling (service/throttle.py): failures allowed before a lock, per account and
+        # per client address, and the longest lock the doubling backoff reaches.
+        self.LOGIN_FAILURES_PER_ACCOUNT = _positive_int(environ, "LOGIN_FAILURES_PER_ACCOUNT", 5)
+        self.LOGIN_FAILURES_PER_ADDRESS = _positive_int(environ, "LOGIN_FAILURES_PER_ADDRESS", 20)
+        self.LOGIN_LOCK_MAX_SECONDS = _positive_int(environ, "LOGIN_LOCK_MAX_SECONDS", 300)
+        # Password hashes (argon2id, 64 MiB each) running at once per process, and logins that may
+        # wait for one; more are refused with 503 at once (service/security.py, docs/operations.md).
+        self.PASSWORD_HASH_CONCURRENCY = _positive_int(environ, "PASSWORD_HASH_CONCURRENCY", 1)
+        self.PASSWORD_HASH_QUEUE = _positive_int(environ, "PASSWORD_HASH_QUEUE", 1, minimum=0)
 
     def secret_key(self, environ: Mapping[str, str]) -> str:
-        return environ.get("SECRET_KEY", "") or DEVELOPMENT_SECRET_KEY
+        """SECRET_KEY when given (checked), else the random key in DATA_DIR (made on first start)."""
+        key = environ.get("SECRET_KEY", "")
+        if key:
+            return _checked_key(key)
+        try:
+            return key_file_key(self.DATA_DIR)
+        except (OSError, WeakKey) as error:
+            raise ConfigError(
+                f"SECRET_KEY is not set and the key file {self.DATA_DIR / KEY_FILE_NAME} cannot be used: "
+                f"{error}"
+            ) from None
+
+    def token_ttl(self, environ: Mapping[str, str]) -> int:
+        return _positive_int(environ, "TOKEN_TTL_SECONDS", 3600)
 
 
 class DevConfig(BaseConfig):
@@ -83,7 +117,7 @@ class DevConfig(BaseConfig):
 
 
 class TestConfig(BaseConfig):
-    """The `test` deploy stack (not the unit tests): production-like, but a default secret is allowed."""
+    """The `test` deploy stack (not the unit tests): production-like, but the key may come from DATA_DIR."""
 
     RUNTIME_ENV = "test"
 
@@ -92,17 +126,19 @@ class ProdConfig(BaseConfig):
     RUNTIME_ENV = "prod"
 
     def secret_key(self, environ: Mapping[str, str]) -> str:
+        # Never a key file on prod: pods share no disk, so every pod would sign with its own key.
         key = environ.get("SECRET_KEY", "")
         if not key:
             raise ConfigError("SECRET_KEY is required when RUNTIME_ENV=prod")
-        if key == DEVELOPMENT_SECRET_KEY:
-            raise ConfigError("SECRET_KEY must not be the development default when RUNTIME_ENV=prod")
-        if len(key) < MIN_SECRET_KEY_LENGTH:
+        return _checked_key(key)
+
+    def token_ttl(self, environ: Mapping[str, str]) -> int:
+        ttl = super().token_ttl(environ)
+        if ttl > PROD_MAX_TOKEN_TTL_SECONDS:
             raise ConfigError(
-                f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters when RUNTIME_ENV=prod "
-                f"(got {len(key)})"
+                f"TOKEN_TTL_SECONDS={ttl} is over the prod ceiling of {PROD_MAX_TOKEN_TTL_SECONDS} (one day)"
             )
-        return key
+        return ttl
 
 
 CONFIG_CLASSES: dict[str, type[BaseConfig]] = {

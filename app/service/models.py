@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, String, Table
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
 
@@ -20,6 +21,7 @@ PERMISSIONS: dict[str, str] = {
 USERNAME_MAX = 64
 ROLE_NAME_MAX = 64
 PERMISSION_NAME_MAX = 64
+THROTTLE_KEY_MAX = 128
 
 user_roles = Table(
     "user_roles",
@@ -38,6 +40,16 @@ role_permissions = Table(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def new_token_version() -> str:
+    """Random, so a user made after another was deleted never matches the old user's tokens."""
+    return secrets.token_hex(16)
+
+
+def username_key(username: str) -> str:
+    """What makes two usernames the same: 'Admin' and 'admin' are one name (names are ASCII)."""
+    return username.lower()
 
 
 class Permission(db.Model):  # type: ignore[name-defined]
@@ -64,9 +76,25 @@ class User(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    # username_key(username), unique: no 'Admin' next to 'admin'. NULL only for the later of two
+    # such names made before this rule (migration 0002 keeps them, they can still log in).
+    username_key: Mapped[str | None] = mapped_column(String(USERNAME_MAX), unique=True, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # In every token; replaced on password change, disable and revoke, which voids older tokens.
+    # Random, not a counter: SQLite may give a deleted last user's id to the next user, and that
+    # user must not accept the old one's tokens. ('' is only the migration's placeholder.)
+    token_version: Mapped[str] = mapped_column(String(32), default=new_token_version, server_default="")
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, order_by=Role.name)
+
+    @validates("username")
+    def _set_key(self, _field: str, username: str) -> str:
+        self.username_key = username_key(username)
+        return username
+
+    def revoke_tokens(self) -> None:
+        self.token_version = new_token_version()
 
     def permission_names(self) -> list[str]:
         return sorted({p.name for role in self.roles for p in role.permissions})
@@ -76,5 +104,18 @@ class User(db.Model):  # type: ignore[name-defined]
             "id": self.id,
             "username": self.username,
             "created_at": self.created_at.isoformat(),
+            "disabled": self.disabled_at is not None,
             "roles": [r.name for r in self.roles],
         }
+
+
+class LoginThrottle(db.Model):  # type: ignore[name-defined]
+    """Failed logins per account ('user:<name>') and per client address ('addr:<ip>'), shared by
+    every worker and pod through the database (service/throttle.py). Times are Unix seconds."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(THROTTLE_KEY_MAX), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[float] = mapped_column(Float, index=True)
+    locked_until: Mapped[float] = mapped_column(Float)

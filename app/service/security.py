@@ -1,16 +1,115 @@
-"""Password hashing (argon2-cffi) and bearer tokens (PyJWT, HS256)."""
+"""Password hashing (argon2-cffi, bounded per process) and bearer tokens (PyJWT, HS256)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any, TypeVar
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from werkzeug.exceptions import ServiceUnavailable
 
 ALGORITHM = "HS256"
-_hasher = PasswordHasher()  # argon2id with the library's recommended (RFC 9106) parameters
+# argon2id, RFC 9106's low-memory profile (the library's defaults, spelled out so a library upgrade
+# cannot change them unnoticed): 3 passes over 64 MiB in 4 lanes; ~260 ms of CPU per hash here.
+# Each hash running at once holds its 64 MiB: docs/operations.md sizes PASSWORD_HASH_CONCURRENCY by it.
+_hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4, hash_len=32, salt_len=16)
+HASH_MEMORY_MIB = 64
+# The largest id the database's integer primary keys hold (PostgreSQL `integer`).
+MAX_ID = 2**31 - 1
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+# --- bounded hashing ---------------------------------------------------------------------------
+
+
+# Hashing threads run at this nice value: when a login flood fills the CPU, the kernel still gives
+# the request threads (health, readiness, authorize, refusing logins) ten times their share.
+HASH_NICENESS = 10
+
+
+class HashSlots:
+    """At most `concurrency` hashes at once in this process and `queue` more waiting for one.
+
+    Anything beyond that is refused at once (503): a login flood then costs the worker a few
+    milliseconds per refused request instead of a queue of 260 ms hashes in front of /readyz.
+    The hashes run on their own low-priority native threads (argon2 releases the GIL meanwhile).
+    """
+
+    def __init__(self, concurrency: int, queue: int) -> None:
+        self._limit = concurrency + queue
+        self._admitted = 0
+        self._running = threading.BoundedSemaphore(concurrency)
+        self._concurrency = concurrency
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def refuse_if_full(self) -> None:
+        """503 now when every slot is taken: lets a login flood be refused before any database work."""
+        if self._admitted >= self._limit:
+            raise _busy()
+
+    def run(self, function: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            if self._admitted >= self._limit:
+                raise _busy()
+            self._admitted += 1
+        try:
+            with self._running:  # at most `queue` callers wait here, for about one hash each
+                return self._run_on_hash_thread(function, *args)
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+    def _run_on_hash_thread(self, function: Callable[..., T], *args: Any) -> T:
+        if "gevent" in sys.modules:
+            from gevent import get_hub
+            from gevent.monkey import is_module_patched
+
+            if is_module_patched("threading"):
+                # Patched threading makes greenlets, not threads: use the hub's native pool. The
+                # greenlet waits there without blocking the worker's others.
+                return get_hub().threadpool.apply(_niced, (function, *args))
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._concurrency, thread_name_prefix="argon2")
+        return self._executor.submit(_niced, function, *args).result()
+
+
+def _busy() -> ServiceUnavailable:
+    log.warning("password hash slots full: login refused with 503")
+    return ServiceUnavailable("too many logins at once; retry in a second", retry_after=1)
+
+
+def _niced(function: Callable[..., T], *args: Any) -> T:
+    """Call `function` on this thread at HASH_NICENESS (Linux nice values are per thread, and the
+    threads argon2 starts for its lanes inherit it). Raising one's own nice needs no privilege."""
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) < HASH_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, 0, HASH_NICENESS)
+    except OSError:
+        pass
+    return function(*args)
+
+
+def _slots() -> HashSlots:
+    slots: HashSlots = current_app.extensions["password_hash_slots"]
+    return slots
+
+
+def refuse_if_busy() -> None:
+    _slots().refuse_if_full()
 
 
 @cache
@@ -20,15 +119,19 @@ def _dummy_hash() -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _slots().run(_hasher.hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True only for a real hash matching `password`; None (no such user) still costs one verification."""
-    try:
-        matched = _hasher.verify(password_hash or _dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
-        return False
+    matched = _slots().run(_verify, password_hash or _dummy_hash(), password)
     return matched and password_hash is not None
 
 
@@ -37,26 +140,72 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
+# --- tokens ------------------------------------------------------------------------------------
+
+
 class InvalidToken(Exception):
     """The token is missing, malformed, badly signed or expired; the message says which."""
 
 
-def issue_token(user_id: int, secret_key: str, ttl_seconds: int) -> str:
+@dataclass(frozen=True)
+class TokenSettings:
+    secret_key: str
+    issuer: str
+    audience: str
+
+    @classmethod
+    def from_app(cls) -> TokenSettings:
+        config = current_app.config
+        return cls(config["SECRET_KEY"], config["TOKEN_ISSUER"], config["TOKEN_AUDIENCE"])
+
+
+@dataclass(frozen=True)
+class TokenSubject:
+    user_id: int
+    token_version: str
+
+
+def issue_token(user_id: int, token_version: str, settings: TokenSettings, ttl_seconds: int) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(seconds=ttl_seconds)}
-    return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
+    claims = {
+        "sub": str(user_id),
+        # The user's current token version: bumping it (password change, disable, revoke) voids
+        # every token issued before, and a new user never shares it with an old token.
+        "ver": token_version,
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds),
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
 
 
-def user_id_from_token(token: str, secret_key: str) -> int:
+def subject_from_token(token: str, settings: TokenSettings) -> TokenSubject:
     try:
         claims = jwt.decode(
-            token, secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "iat", "sub"]}
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            issuer=settings.issuer,
+            audience=settings.audience,
+            # iss and aud are required through issuer= and audience=; exp is checked before them.
+            options={"require": ["exp", "iat", "sub"]},
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token expired") from None
     except jwt.InvalidTokenError as error:
         raise InvalidToken(f"invalid token: {error}") from None
-    try:
-        return int(claims["sub"])
-    except (TypeError, ValueError):
-        raise InvalidToken("invalid token: subject is not a user id") from None
+    sub, version = claims.get("sub"), claims.get("ver")
+    if not isinstance(sub, str) or parse_id(sub) is None:
+        raise InvalidToken("invalid token: subject is not a user id")
+    if not isinstance(version, str) or not version:
+        raise InvalidToken("invalid token: no token version (log in again)")
+    return TokenSubject(int(sub), version)
+
+
+def parse_id(text: str) -> int | None:
+    """The id `text` names, or None for anything that is not 1..MAX_ID (huge numbers included)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -24,6 +25,7 @@ NAME_RULE = "letters, digits, '_', '.', '@' or '-'"
 # pydantic's own message would quote the regex; clients get the rule in words instead.
 PATTERN_RULES = {NAME_PATTERN: NAME_RULE}
 ERRORS_REPORTED_MAX = 5  # a list of 100 wrong items would otherwise make a 100-line message
+JSON_DEPTH_MAX = 16  # the bodies are flat objects with at most a list of names
 
 NewUsername = Annotated[
     str, StringConstraints(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=NAME_PATTERN)
@@ -47,6 +49,11 @@ class NewUserBody(Body):
     password: NewPassword
 
 
+class NewPasswordBody(Body):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX)]
+    new_password: NewPassword
+
+
 class NewRoleBody(Body):
     name: Annotated[str, StringConstraints(min_length=1, max_length=ROLE_NAME_MAX, pattern=NAME_PATTERN)]
     # No minimum length per item: an empty name is reported as an unknown permission.
@@ -65,10 +72,36 @@ class AuthorizeBody(Body):
 
 def json_object() -> dict[str, Any]:
     """The request body as a JSON object; 400 for a missing, non-JSON or non-object body."""
-    body = request.get_json(silent=True)
+    not_an_object = BadRequest("request body must be a JSON object sent with Content-Type: application/json")
+    if not request.is_json:
+        raise not_an_object
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except ValueError:
+        raise not_an_object from None
+    except RecursionError:  # ~1,000 nested brackets overflow the parser's own stack
+        raise BadRequest(f"request body is nested deeper than {JSON_DEPTH_MAX} levels") from None
     if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object sent with Content-Type: application/json")
+        raise not_an_object
+    check_json_values(body)
     return body
+
+
+def check_json_values(body: dict[str, Any]) -> None:
+    """400 for nesting deeper than JSON_DEPTH_MAX and for NUL characters, which PostgreSQL cannot
+    store or compare (it would fail the query with a 500); walked without recursion."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > JSON_DEPTH_MAX:
+            raise BadRequest(f"request body is nested deeper than {JSON_DEPTH_MAX} levels")
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and "\x00" in value:
+            raise BadRequest("request body must not contain NUL characters (\\u0000)")
 
 
 BodyT = TypeVar("BodyT", bound=Body)

@@ -73,6 +73,7 @@ CLEANUP = [
     "DELETE FROM role_permissions WHERE role_id IN (SELECT id FROM roles WHERE name != 'admin')",
     "DELETE FROM users WHERE username != 'admin'",
     "DELETE FROM roles WHERE name != 'admin'",
+    "DELETE FROM login_throttle",  # failed logins would otherwise lock the admin for the next test
 ]
 
 

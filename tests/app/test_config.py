@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from service import ConfigError, create_app
-from service.config import DEVELOPMENT_SECRET_KEY, load_config
+from service.config import load_config
 from service.health import MIGRATIONS_DIR
 
-STRONG_KEY = "k" * 40
+STRONG_KEY = "3f9c1a7e5b2d8046c1e97a3b5d20f4e8a6c3b9d1"
 
 
 def test_unknown_runtime_env_fails_naming_the_allowed_values() -> None:
@@ -38,10 +38,10 @@ def test_flask_refuses_to_start_with_an_unknown_runtime_env(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("runtime_env", ["dev", "test"])
-def test_dev_and_test_fall_back_to_the_development_key(runtime_env: str, tmp_path: Path) -> None:
+def test_dev_and_test_fall_back_to_the_key_file_in_data_dir(runtime_env: str, tmp_path: Path) -> None:
     config = load_config({"RUNTIME_ENV": runtime_env, "DATA_DIR": str(tmp_path)})
     assert config.RUNTIME_ENV == runtime_env
-    assert config.SECRET_KEY == DEVELOPMENT_SECRET_KEY
+    assert config.SECRET_KEY == (tmp_path / "secret_key").read_text().strip()
 
 
 def test_runtime_env_defaults_to_dev(tmp_path: Path) -> None:
@@ -53,10 +53,10 @@ def test_runtime_env_defaults_to_dev(tmp_path: Path) -> None:
     [
         (None, "SECRET_KEY is required when RUNTIME_ENV=prod"),
         ("", "SECRET_KEY is required when RUNTIME_ENV=prod"),
-        (DEVELOPMENT_SECRET_KEY, "must not be the development default"),
-        ("short-key", r"at least 32 characters when RUNTIME_ENV=prod \(got 9\)"),
+        ("dev-only-secret-key-not-for-production-use", "published in this project's source"),
+        ("short-key", r"at least 32 characters \(got 9\)"),
     ],
-    ids=["missing", "empty", "development-default", "short"],
+    ids=["missing", "empty", "old-development-default", "short"],
 )
 def test_prod_refuses_a_missing_default_or_short_secret(secret: str | None, message: str) -> None:
     environ = {"RUNTIME_ENV": "prod"}

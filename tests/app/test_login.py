@@ -24,7 +24,9 @@ def test_login_returns_a_signed_expiring_token_naming_the_user(
     body = response.get_json()
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 3600
-    claims = jwt.decode(body["access_token"], app.config["SECRET_KEY"], algorithms=["HS256"])
+    claims = jwt.decode(
+        body["access_token"], app.config["SECRET_KEY"], algorithms=["HS256"], audience="microservice-model"
+    )
     assert claims["exp"] - claims["iat"] == 3600
     me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert str(me.get_json()["user"]["id"]) == claims["sub"]

@@ -81,7 +81,8 @@ def test_token_of_a_deleted_user_is_401(
     app: Flask, client: FlaskClient, admin_headers: dict[str, str]
 ) -> None:
     now = datetime.now(UTC)
-    headers = forge({"sub": "999999", "iat": now, "exp": now + timedelta(hours=1)}, app.config["SECRET_KEY"])
+    claims = {"sub": "999999", "ver": "v", "iss": "microservice-model", "aud": "microservice-model"}
+    headers = forge({**claims, "iat": now, "exp": now + timedelta(hours=1)}, app.config["SECRET_KEY"])
     error = error_of(client.get("/api/v1/users/me", headers=headers), 401)
     assert "no longer exists" in error["message"]
 

@@ -44,7 +44,7 @@ def test_defaults_follow_the_contract(load_conf: LoadConf) -> None:
     assert conf.bind == ["0.0.0.0:8000"]
     assert conf.worker_class == "gthread"
     assert conf.workers == 2 * conf.available_cpus() + 1
-    assert conf.threads == 1
+    assert conf.threads == 4
     assert (conf.timeout, conf.graceful_timeout) == (30, 30)
     assert conf.loglevel == "info"
     access = conf.logconfig_dict["handlers"]["access_file"]

@@ -1,0 +1,20 @@
+"""URL converters: `<id:name>` takes only ids the database can hold, so a huge number is a 404, not a 500."""
+
+from __future__ import annotations
+
+from werkzeug.routing import BaseConverter, ValidationError
+
+from .security import MAX_ID, parse_id
+
+
+class IdConverter(BaseConverter):
+    regex = r"\d{1,%d}" % len(str(MAX_ID))  # noqa: UP031 (a regex, braces would need doubling)
+
+    def to_python(self, value: str) -> int:
+        parsed = parse_id(value)
+        if parsed is None:
+            raise ValidationError()
+        return parsed
+
+    def to_url(self, value: object) -> str:
+        return str(value)

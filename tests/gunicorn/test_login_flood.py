@@ -1,0 +1,133 @@
+"""Issue 12, row 4: a flood of logins against the real gunicorn with the shipped config, three workers
+on ONE CPU (as the issue measured it). The password hashes are bounded per worker, so the flood gets
+fast 503s while /healthz, /readyz and /authorize keep answering well under a second, and the workers'
+memory stays under the pod's 512 MiB limit.
+
+Bounded: 20 flooding clients for FLOOD_SECONDS or REQUESTS_PER_CLIENT requests each, on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.gunicorn import ADMIN, Server, StartServer
+
+CLIENTS = 20
+FLOOD_SECONDS = 8.0
+REQUESTS_PER_CLIENT = 400
+PROBE_LIMIT_SECONDS = 1.0
+POD_MEMORY_LIMIT_KIB = 512 * 1024
+
+
+def pin_to_one_cpu(server: Server) -> int:
+    """Every thread of the master and the workers on one CPU; threads started later inherit it."""
+    cpu = max(os.sched_getaffinity(0))
+    for pid in (server.process.pid, *server.worker_pids()):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            os.sched_setaffinity(int(task.name), {cpu})
+    return cpu
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+class Probe:
+    """Sequential GETs/POSTs of the three endpoints a cluster and the other services depend on."""
+
+    def __init__(self, server: Server, token: str) -> None:
+        self.server = server
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.latencies: dict[str, list[float]] = {"healthz": [], "readyz": [], "authorize": []}
+        self.statuses: Counter[tuple[str, int]] = Counter()
+
+    def once(self) -> None:
+        for name in self.latencies:
+            started = time.monotonic()
+            if name == "authorize":
+                response = requests.post(
+                    f"{self.server.url}/api/v1/authorize",
+                    json={"permission": "users:read"},
+                    headers=self.headers,
+                    timeout=10,
+                )
+            else:
+                response = requests.get(f"{self.server.url}/{name}", timeout=10)
+            self.latencies[name].append(time.monotonic() - started)
+            self.statuses[(name, response.status_code)] += 1
+
+    def run_until(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            self.once()
+            time.sleep(0.05)
+
+
+def flood_client(url: str, deadline: float) -> list[tuple[int, float]]:
+    results: list[tuple[int, float]] = []
+    with requests.Session() as session:
+        while time.monotonic() < deadline and len(results) < REQUESTS_PER_CLIENT:
+            started = time.monotonic()
+            response = session.post(f"{url}/api/v1/auth/login", json=ADMIN, timeout=30)
+            results.append((response.status_code, time.monotonic() - started))
+    return results
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+@pytest.mark.parametrize("worker_class", ["gthread", "gevent"])
+def test_a_login_flood_gets_fast_503s_while_health_and_authorize_keep_answering(
+    start_server: StartServer, worker_class: str
+) -> None:
+    server = start_server(GUNICORN_WORKERS="3", GUNICORN_WORKER_CLASS=worker_class)
+    cpu = pin_to_one_cpu(server)
+    token = requests.post(f"{server.url}/api/v1/auth/login", json=ADMIN, timeout=30).json()["access_token"]
+
+    deadline = time.monotonic() + FLOOD_SECONDS
+    probe = Probe(server, token)
+    prober = threading.Thread(target=probe.run_until, args=(deadline,))
+    prober.start()
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        per_client = pool.map(lambda _: flood_client(server.url, deadline), range(CLIENTS))
+        floods = [result for results in per_client for result in results]
+    prober.join()
+
+    flood_statuses = Counter(status for status, _ in floods)
+    busy = [seconds for status, seconds in floods if status == 503]
+    workers = sorted(server.worker_pids())
+    peaks = {pid: peak_rss_kib(pid) for pid in workers}
+    master = peak_rss_kib(server.process.pid)
+    probes = "; ".join(
+        f"{name} n={len(v)} p50 {percentile(v, 0.5):.3f} p95 {percentile(v, 0.95):.3f} max {max(v):.3f} s"
+        for name, v in probe.latencies.items()
+    )
+    summary = (
+        f"{worker_class} on cpu {cpu}: flood {dict(flood_statuses)}, 503 p50 {percentile(busy, 0.5):.3f} s "
+        f"p95 {percentile(busy, 0.95):.3f} s; {probes}; "
+        f"peak RSS workers {sorted(p // 1024 for p in peaks.values())} MiB, master {master // 1024} MiB"
+    )
+    print(summary)
+
+    assert set(flood_statuses) <= {200, 503}, summary
+    assert flood_statuses[503] > 0, f"the hash bound never refused a login: {summary}"
+    assert flood_statuses[200] > 0, summary
+    assert percentile(busy, 0.95) < 0.5, f"503s must come fast, not after a queue: {summary}"
+    assert set(probe.statuses) == {("healthz", 200), ("readyz", 200), ("authorize", 200)}, probe.statuses
+    for name, latencies in probe.latencies.items():
+        assert len(latencies) >= 5, summary
+        assert max(latencies) < PROBE_LIMIT_SECONDS, f"{name} too slow under the flood: {summary}"
+    # Three workers, one 64 MiB hash each at most: the pod stays under its memory limit.
+    assert sum(peaks.values()) + master < POD_MEMORY_LIMIT_KIB, summary
