@@ -118,12 +118,23 @@ def record_failure(username: str, address: str) -> None:
                 update(LoginThrottle).where(LoginThrottle.key == key).values(locked_until=now + lock)
             )
             log.warning("login lock: %s after %d failures, for %.0f s", key, failures, lock)
-    # Rows nobody failed on for a while are gone; random usernames cannot grow the table forever.
-    db.session.execute(
-        delete(LoginThrottle).where(
-            LoginThrottle.last_failure < now - FORGET_SECONDS, LoginThrottle.locked_until < now
-        )
+    db.session.commit()
+    _forget_old_failures(now)
+
+
+def _forget_old_failures(now: float) -> None:
+    """Delete rows nobody failed on for a while, so random usernames cannot grow the table forever.
+
+    Its own transaction, and rows another login holds are skipped (SKIP LOCKED; SQLite has a single
+    writer and ignores it): waiting for them while holding the rows just counted could deadlock two
+    PostgreSQL transactions. What is skipped now goes with the next failure.
+    """
+    stale = (
+        select(LoginThrottle.key)
+        .where(LoginThrottle.last_failure < now - FORGET_SECONDS, LoginThrottle.locked_until < now)
+        .with_for_update(skip_locked=True)
     )
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale)))
     db.session.commit()
 
 

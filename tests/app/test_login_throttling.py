@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from service.extensions import db
+from service.models import LoginThrottle
+from sqlalchemy import select
 
 from tests.support.app import USER_PASSWORD, MakeUser, error_of, running_app, service_env
 
@@ -130,3 +133,23 @@ def test_unknown_usernames_are_throttled_like_real_ones(app: Flask, client: Flas
         assert login(client, "ghost", WRONG).status_code == 401
     error = error_of(login(client, "ghost", WRONG), 429)
     assert "account" in error["message"]
+
+
+def test_failures_older_than_15_minutes_are_forgotten_and_their_rows_deleted(
+    app: Flask, client: FlaskClient
+) -> None:
+    long_ago = time.time() - 16 * 60
+    with app.app_context():
+        db.session.add_all(
+            [
+                LoginThrottle(key="user:old-guess", failures=50, last_failure=long_ago, locked_until=0.0),
+                LoginThrottle(key="user:amy", failures=4, last_failure=long_ago, locked_until=0.0),
+            ]
+        )
+        db.session.commit()
+    # amy's 4 old failures no longer count: this one is her first, not her fifth.
+    assert login(client, "amy", WRONG).status_code == 401
+    assert login(client, "amy", WRONG).status_code == 401
+    with app.app_context():
+        rows = dict(db.session.execute(select(LoginThrottle.key, LoginThrottle.failures)).tuples().all())
+    assert rows == {"user:amy": 2, "addr:127.0.0.1": 2}
