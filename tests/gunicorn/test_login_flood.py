@@ -12,13 +12,15 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.gunicorn import ADMIN, Server, StartServer
+from tests.support.app import fresh_postgres_database
+from tests.support.gunicorn import ADMIN, Server, StartServer, migrate_and_add_admin
 
 CLIENTS = 20
 FLOOD_SECONDS = 8.0
@@ -88,11 +90,28 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-@pytest.mark.parametrize("worker_class", ["gthread", "gevent"])
+@pytest.fixture
+def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The session's seeded SQLite, or a fresh migrated PostgreSQL database (readyz and authorize
+    query it during the flood)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+        migrate_and_add_admin(tmp_path, url)
+        yield {"DATABASE_URL": url}
+
+
+# database_env first: fixtures tear down in reverse, so gunicorn stops before its database is dropped.
+@pytest.mark.parametrize(
+    ("database_env", "worker_class"),
+    [("sqlite", "gthread"), ("sqlite", "gevent"), ("postgresql", "gthread")],
+    indirect=["database_env"],
+)
 def test_a_login_flood_gets_fast_503s_while_health_and_authorize_keep_answering(
-    start_server: StartServer, worker_class: str
+    database_env: dict[str, str], start_server: StartServer, worker_class: str
 ) -> None:
-    server = start_server(GUNICORN_WORKERS="3", GUNICORN_WORKER_CLASS=worker_class)
+    server = start_server(GUNICORN_WORKERS="3", GUNICORN_WORKER_CLASS=worker_class, **database_env)
     cpu = pin_to_one_cpu(server)
     token = requests.post(f"{server.url}/api/v1/auth/login", json=ADMIN, timeout=30).json()["access_token"]
 
@@ -115,7 +134,8 @@ def test_a_login_flood_gets_fast_503s_while_health_and_authorize_keep_answering(
         for name, v in probe.latencies.items()
     )
     summary = (
-        f"{worker_class} on cpu {cpu}: flood {dict(flood_statuses)}, 503 p50 {percentile(busy, 0.5):.3f} s "
+        f"{worker_class}/{'postgresql' if database_env else 'sqlite'} on cpu {cpu}: "
+        f"flood {dict(flood_statuses)}, 503 p50 {percentile(busy, 0.5):.3f} s "
         f"p95 {percentile(busy, 0.95):.3f} s; {probes}; "
         f"peak RSS workers {sorted(p // 1024 for p in peaks.values())} MiB, master {master // 1024} MiB"
     )
