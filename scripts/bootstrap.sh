@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for this repository: the system tools the tests and the local deploy use
-# (Docker engine, debootstrap, PostgreSQL, wrk, make) when they are missing, and the project virtualenv
+# (Docker engine, debootstrap, PostgreSQL, wrk, make, jq) when they are missing, and the project virtualenv
 # (.venv, scripts/venv.sh) with the pinned program, service and test dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v pg_lsclusters >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "missing system packages: ${need_apt[*]}; install them (Debian: sudo apt-get install -y ${need_apt[*]})" >&2
