@@ -14,6 +14,14 @@ from components.settings import ImageSettings, Settings
 BUILD_CONTEXT = "app"
 DOCKERFILE = "app/Dockerfile"  # pulumi-docker resolves it against the program directory, not the context
 
+# BuildKit, said explicitly (it is also the provider's default when `builder_version` is unset): it is
+# the maintained builder (the classic one is deprecated since Docker 23), it builds only the stages the
+# target needs and independent stages in parallel, and the provider drives the daemon's built-in
+# BuildKit over the API with its own session, so no buildx CLI plugin is needed on the Docker host
+# (Docker >= 18.09; the Debian docker.io 20.10 engine here has it). app/Dockerfile uses only syntax
+# both builders understand: tests/image/test_builders.py builds it with each.
+BUILDER = docker.BuilderVersion.BUILDER_BUILD_KIT
+
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceImageArgs:
@@ -50,8 +58,12 @@ class ServiceImage(pulumi.ComponentResource):
                 context=BUILD_CONTEXT,
                 dockerfile=DOCKERFILE,
                 args={"BASE_IMAGE": image.base_image, "PIP_INDEX_URL": image.pip_index_url},
+                # Empty is NOT the engine's platform: the provider then builds for the OS/arch of the
+                # machine running Pulumi (GOOS/GOARCH, pulumi-docker's DockerBuild.platform). Settings
+                # require it wherever those can differ (a remote dockerHost, the kubernetes target).
                 platform=image.platform,
                 target=image.build_target,
+                builder_version=BUILDER,
             ),
             skip_push=not image.push,
             registry=registry,

@@ -19,7 +19,14 @@ def deploy(settings: Settings, image_ref: pulumi.Output[str]) -> None:
     """Migrate with `image_ref` in a Job, then roll the Deployment; exports names and the in-cluster URL."""
     cluster = settings.kubernetes
     provider = pulumi_kubernetes.Provider(
-        "kubernetes", kubeconfig=cluster.kubeconfig, context=cluster.context, namespace=cluster.namespace
+        "kubernetes",
+        kubeconfig=cluster.kubeconfig,
+        context=cluster.context,
+        namespace=cluster.namespace,
+        # Server-side apply with force: the fields this program declares are its own, and an update
+        # takes them back from an out-of-band `kubectl scale`/`kubectl edit` instead of failing on a
+        # field-manager conflict (docs/operations.md says how to keep such a change: put it in config).
+        enable_patch_force=True,
     )
     opts = pulumi.ResourceOptions(providers=[provider])
     labels = settings.labels

@@ -101,6 +101,9 @@ class KubernetesApi(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.run_after),
         )
+        # The Service's await waits (up to 10 min) for ready endpoints: only after the rollout, not in
+        # parallel with the image push, the Job and the Deployment. The budget follows the pods too.
+        after_deployment = pulumi.ResourceOptions(parent=self, depends_on=[deployment])
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=namespace, labels=selector),
@@ -113,7 +116,7 @@ class KubernetesApi(pulumi.ComponentResource):
                     )
                 ],
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=after_deployment,
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
@@ -121,7 +124,7 @@ class KubernetesApi(pulumi.ComponentResource):
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=after_deployment,
         )
         self.deployment_name = deployment.metadata.name
         self.service_name = service.metadata.name

@@ -13,6 +13,15 @@ from components.outputs import public_outputs
 from components.settings import KubernetesSettings
 
 JOB_DEADLINE_SECONDS = 600
+# The provider's own Job await gives up after 10 min by default, so without this a slow Job that is
+# still inside its deadline would fail `pulumi up`: wait past the deadline, when Kubernetes has
+# settled the Job one way or the other (pulumi-kubernetes await logic: Job, customTimeouts).
+JOB_AWAIT = f"{JOB_DEADLINE_SECONDS // 60 + 5}m"
+# A Job that failed stays in the state as "failed to initialise"; on the next `pulumi up` with the same
+# image the provider would only await that same failed Job again. With this annotation it deletes
+# and recreates it (same name, delete_before_replace), so a retry after fixing the cause re-runs the
+# migration (pulumi-kubernetes: metadata.annotations "pulumi.com/replaceUnready").
+REPLACE_UNREADY = {"pulumi.com/replaceUnready": "true"}
 
 
 def job_name(image_ref: str) -> str:
@@ -35,7 +44,8 @@ class KubernetesMigration(pulumi.ComponentResource):
     The Kubernetes provider waits for a Job to succeed and fails the update when it fails, so the
     Deployment, which depends on it, is not touched and the running pods keep serving. A new digest
     is a new name, so the Job runs once per image; delete_before_replace lets a config-only change
-    re-run it under the same name.
+    re-run it under the same name. A failed Job is replaced by the next `pulumi up` (REPLACE_UNREADY),
+    and `pulumi up` awaits it for longer than its deadline (JOB_AWAIT).
     """
 
     job: k8s.batch.v1.Job
@@ -49,7 +59,10 @@ class KubernetesMigration(pulumi.ComponentResource):
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.image_ref.apply(job_name), namespace=args.env.namespace, labels=labels
+                name=args.image_ref.apply(job_name),
+                namespace=args.env.namespace,
+                labels=labels,
+                annotations=REPLACE_UNREADY,
             ),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=1,
@@ -75,7 +88,11 @@ class KubernetesMigration(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create=JOB_AWAIT, update=JOB_AWAIT),
+            ),
         )
         self.job_name = self.job.metadata.name
         self.register_outputs(public_outputs(self))

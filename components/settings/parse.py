@@ -20,6 +20,8 @@ from components.settings.rules import (
     BUILD_STAGE,
     DATABASE_SCHEMES,
     DIGEST,
+    DOCKER_HOST_SCHEMES,
+    LOCAL_DOCKER_SCHEMES,
     PLATFORM,
     REGISTRY_HOST,
     REPOSITORY,
@@ -175,6 +177,8 @@ def _image_settings(
         problems.append(
             f"platform = {platform!r} is not allowed: expected empty or os/arch, e.g. linux/amd64"
         )
+    elif not platform and not raw("imageRef"):
+        _require_platform(problems, target, raw("dockerHost"))
     build_target = raw("buildTarget")
     if not BUILD_STAGE.match(build_target):
         problems.append(f"buildTarget = {build_target!r} is not allowed: expected a Dockerfile stage name")
@@ -189,6 +193,22 @@ def _image_settings(
         registry_server=registry_server,
         registry_username=registry_username or None,
         pinned_ref=_pinned_ref(problems, raw("imageRef"), target),
+    )
+
+
+def _require_platform(problems: list[str], target: str, docker_host: str) -> None:
+    """An empty `platform` builds for the machine running Pulumi (the provider's GOOS/GOARCH), not for
+    the engine: right only when that machine runs the image too. A remote engine or a cluster's nodes
+    may be another architecture (an arm64 laptop, amd64 servers), so there it must be said."""
+    if target == "kubernetes":
+        where = "on the kubernetes target (the cluster's nodes run the image)"
+    elif docker_host.startswith(DOCKER_HOST_SCHEMES) and not docker_host.startswith(LOCAL_DOCKER_SCHEMES):
+        where = f"with a remote dockerHost ({docker_host!r})"
+    else:
+        return
+    problems.append(
+        f"platform = '' is not allowed {where}: empty builds for the OS/architecture of the machine "
+        "running Pulumi, not the one the image runs on; set it, e.g. linux/amd64"
     )
 
 

@@ -17,6 +17,7 @@ RUNTIME_ENVS = ("test", "prod")
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
+LOCAL_DOCKER_SCHEMES = ("unix://", "npipe://")  # an engine on the machine running Pulumi
 DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")
 SECRET_KEYS = ("databaseUrl", "secretKey", "registryPassword")
 

@@ -46,6 +46,7 @@ def test_migration_job_is_named_after_the_image_digest(monitor: RecordingMonitor
             "target": "kubernetes",
             "imageRepository": "registry.example.com/team/service",
             "databaseUrl": "postgresql+psycopg://u:p@db/model",
+            "platform": "linux/amd64",
         },
         {"databaseUrl"},
     )

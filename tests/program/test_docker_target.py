@@ -44,6 +44,7 @@ def test_image_is_built_from_app_with_the_contract_build_args_and_kept_local(tes
         "dockerfile": "app/Dockerfile",
         "args": {"BASE_IMAGE": "python:3.12-slim", "PIP_INDEX_URL": ""},
         "target": "runtime",
+        "builderVersion": "BuilderBuildKit",  # said explicitly (components/image.py says why)
     }
 
 
@@ -217,6 +218,7 @@ def test_container_suffix_and_host_ip_and_ssh_docker_host_are_honoured() -> None
             "hostIp": "127.0.0.1",
             "hostPort": 9083,
             "dockerHost": "ssh://deploy@build-host.internal",
+            "platform": "linux/amd64",
         },
     )
     container = run.one(CONTAINER)
@@ -229,5 +231,7 @@ def test_container_suffix_and_host_ip_and_ssh_docker_host_are_honoured() -> None
 
 
 def test_url_names_the_remote_host_when_published_on_all_interfaces_of_an_ssh_docker_host() -> None:
-    run = run_program("test", overrides={"dockerHost": "ssh://deploy@build-host.internal:2222"})
+    run = run_program(
+        "test", overrides={"dockerHost": "ssh://deploy@build-host.internal:2222", "platform": "linux/amd64"}
+    )
     assert run.export("url") == "http://build-host.internal:8083"

@@ -86,6 +86,21 @@ def test_migration_job_runs_flask_db_upgrade_once_per_image(prod_stack: ProgramR
     assert job.delete_before_replace is True
 
 
+def test_a_failed_migration_job_is_replaced_by_the_next_update_and_awaited_past_its_deadline(
+    prod_stack: ProgramRun,
+) -> None:
+    job = prod_stack.one(JOB)
+    # Without it the provider keeps a failed Job as "failed to initialise" and the next `pulumi up` with
+    # the same image only awaits that same failed Job again: the migration would never re-run.
+    assert job.input("metadata")["annotations"] == {"pulumi.com/replaceUnready": "true"}
+    deadline = job.input("spec")["activeDeadlineSeconds"]
+    for kind in ("create", "update"):
+        timeout = job.custom_timeouts[kind]
+        assert timeout.endswith("m"), timeout
+        # The provider's default Job await is 10 min: it must outlast the Job's own deadline.
+        assert int(timeout[:-1]) * 60 > deadline, (kind, timeout, deadline)
+
+
 def test_a_new_image_gets_a_new_migration_job() -> None:
     rebuilt = run_program("prod", overrides={"baseImage": "python:3.12.99-slim"})
     original = run_program("prod")
@@ -199,6 +214,26 @@ def test_kubernetes_resources_use_the_explicit_provider(prod_stack: ProgramRun) 
         if resource.type.startswith("kubernetes:") and resource.custom and resource is not provider:
             assert resource.provider_urn == provider.urn, resource.name
     assert prod_stack.one(IMAGE).provider_urn == prod_stack.one(DOCKER_PROVIDER).urn
+
+
+def test_service_and_disruption_budget_wait_for_the_deployment(prod_stack: ProgramRun) -> None:
+    # The Service await waits up to 10 min for ready endpoints: after the rollout, not alongside it.
+    deployment = prod_stack.one(DEPLOYMENT).urn
+    assert deployment in prod_stack.one(SERVICE).dependencies
+    assert deployment in prod_stack.one(POD_DISRUPTION_BUDGET).dependencies
+
+
+def test_provider_forces_server_side_apply_over_out_of_band_edits(prod_stack: ProgramRun) -> None:
+    # docs/operations.md: the declared fields win over `kubectl scale`/`kubectl edit` instead of the
+    # next update failing on a field-manager conflict.
+    # Provider inputs reach the engine JSON-encoded, as strings.
+    assert prod_stack.one(KUBERNETES_PROVIDER).input("enablePatchForce") == "true"
+
+
+def test_the_image_is_built_for_the_declared_platform_with_buildkit(prod_stack: ProgramRun) -> None:
+    build = prod_stack.one(IMAGE).input("build")
+    assert build["platform"] == "linux/amd64"  # Pulumi.prod.yaml: the nodes', not the deploying machine's
+    assert build["builderVersion"] == "BuilderBuildKit"
 
 
 def test_kubeconfig_and_context_reach_the_provider() -> None:

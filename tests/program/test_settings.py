@@ -26,6 +26,7 @@ def kubernetes_values(**extra: Any) -> dict[str, Any]:
         "target": "kubernetes",
         "imageRepository": "registry.example.com/team/service",
         "databaseUrl": GOOD_DATABASE_URL,
+        "platform": "linux/amd64",
         **extra,
     }
 
@@ -227,7 +228,11 @@ def test_a_stack_named_other_than_test_or_prod_stops_the_real_program() -> None:
 def test_the_test_stack_switched_to_kubernetes_deploys_there() -> None:
     run = run_program(
         "test",
-        overrides={"target": "kubernetes", "imageRepository": "registry.example.com/team/service"},
+        overrides={
+            "target": "kubernetes",
+            "imageRepository": "registry.example.com/team/service",
+            "platform": "linux/amd64",
+        },
         secrets={"databaseUrl": GOOD_DATABASE_URL},
     )
     assert run.export("target") == "kubernetes"
@@ -241,8 +246,37 @@ def test_the_test_stack_switched_to_kubernetes_deploys_there() -> None:
         ({}, "http://127.0.0.1:8083"),
         ({"hostIp": "10.0.0.5", "hostPort": "9000"}, "http://10.0.0.5:9000"),
         ({"hostIp": "::1"}, "http://[::1]:8083"),
-        ({"dockerHost": "tcp://docker.internal:2376"}, "http://docker.internal:8083"),
+        (
+            {"dockerHost": "tcp://docker.internal:2376", "platform": "linux/amd64"},
+            "http://docker.internal:8083",
+        ),
     ],
 )
 def test_exported_url_names_an_address_that_answers(values: dict[str, str], url: str) -> None:
     assert public_url(parse_settings("test", values, set()).docker) == url
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"dockerHost": "ssh://deploy@build.example.com"}, "with a remote dockerHost"),
+        ({"dockerHost": "tcp://10.0.0.5:2376"}, "with a remote dockerHost"),
+        (kubernetes_values(platform=""), "on the kubernetes target"),
+    ],
+)
+def test_empty_platform_is_refused_where_the_image_runs_on_another_machine(
+    values: dict[str, Any], where: str
+) -> None:
+    # pulumi-docker fills an empty platform with the OS/arch of the machine running Pulumi, not the
+    # engine's: an arm64 laptop would build arm64 images for an amd64 server.
+    [problem] = problems("test", values, ("databaseUrl",) if "databaseUrl" in values else ())
+    assert problem.startswith(f"platform = '' is not allowed {where}")
+    assert "set it, e.g. linux/amd64" in problem
+
+
+def test_empty_platform_is_fine_on_the_local_engine_and_for_a_pinned_image() -> None:
+    assert parse_settings("test", {}, set()).image.platform is None  # the engine is this machine
+    pinned = kubernetes_values(platform="", imageRef="registry.example.com/team/service@sha256:" + "a" * 64)
+    assert parse_settings("test", pinned, {"databaseUrl"}).image.platform is None  # nothing is built
+    remote = {"dockerHost": "ssh://deploy@build.example.com", "platform": "linux/arm64"}
+    assert parse_settings("test", remote, set()).image.platform == "linux/arm64"

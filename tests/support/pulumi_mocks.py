@@ -76,6 +76,7 @@ class Registration:
     delete_before_replace: bool
     replace_on_changes: list[str]
     retain_on_delete: bool
+    custom_timeouts: dict[str, str] = field(default_factory=dict)  # create/update/delete ("" if unset)
     outputs: dict[str, Any] = field(default_factory=dict)
     aliases: list[dict[str, str]] = field(default_factory=list)  # alias specs: name, type (as sent)
     output_keys: list[str] | None = None  # the keys a component's register_outputs passed, once called
@@ -178,6 +179,9 @@ class RecordingMonitor(mocks.MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 replace_on_changes=list(request.replaceOnChanges),
                 retain_on_delete=request.retainOnDelete,
+                custom_timeouts={
+                    kind: getattr(request.customTimeouts, kind) for kind in ("create", "update", "delete")
+                },
                 outputs=self.resources[response.urn].state,
                 aliases=[{"name": a.spec.name, "type": a.spec.type} for a in request.aliases],
             )

@@ -17,6 +17,7 @@ import docker
 import docker.errors
 from pulumi.runtime.mocks import MockResourceArgs
 
+from tests.support.docker_engine import buildkit
 from tests.support.docker_engine.declared import HARNESS_LABEL, Declared, HarnessError
 
 
@@ -44,8 +45,7 @@ class EngineResources:
         buildargs = build.get("args", {})
         target = build.get("target")
         platform = build.get("platform")
-        if build.get("builderVersion", "BuilderV1") != "BuilderV1":
-            raise HarnessError(f"Image {args.name}: the local engine builds with the legacy builder only")
+        builder = build.get("builderVersion", buildkit.BUILDKIT)  # the provider's default: BuildKit
         build.done()
         declared.done()
 
@@ -53,25 +53,22 @@ class EngineResources:
         dockerfile_arg = str(dockerfile.resolve())
         if dockerfile.resolve().is_relative_to(context.resolve()):
             dockerfile_arg = str(dockerfile.resolve().relative_to(context.resolve()))
-        log: list[str] = []
-        api = self.client().api
-        for chunk in api.build(
-            path=str(context),
-            dockerfile=dockerfile_arg,
-            tag=image_name,
-            buildargs=buildargs,
-            target=target,
-            platform=platform,
-            rm=True,
-            nocache=self.build_no_cache,
-            decode=True,
-        ):
-            if "stream" in chunk:
-                log.append(chunk["stream"])
-            if "error" in chunk:
-                tail = "".join(log[-30:])
-                raise HarnessError(f"Image {args.name}: docker build failed: {chunk['error']}\n{tail}")
-        image_id = api.inspect_image(image_name)["Id"]
+        elif builder == buildkit.BUILDKIT:
+            raise HarnessError(f"Image {args.name}: with BuildKit the Dockerfile must lie in the context")
+        try:
+            image_id = buildkit.build(
+                self.client().api,
+                context,
+                dockerfile_arg,
+                builder,
+                tag=image_name,
+                buildargs=buildargs,
+                target=target,
+                platform=platform,
+                nocache=self.build_no_cache,
+            )
+        except buildkit.BuildFailed as failed:
+            raise HarnessError(f"Image {args.name} ({builder}): {failed}") from failed
         with self._lock:
             self.built_images.append({"name": image_name, "id": image_id})
         # As pulumi-docker does for skip_push: repoDigest is the local image ID, the id is the name.
