@@ -16,7 +16,7 @@ from tests.support.engine import EngineProject, EngineRun, EngineTools, engine_t
 # provider needed) and the image fields of both renders agree.
 IMAGE_REF = (
     "registry.example.com/microservice-model/service"
-    "@sha256:b31e56c63cc4de4bd1917a994b80d82e55ebaedfe4bca7e7810770b9302bde61"
+    "@sha256:09b4e5472cf81dd3b7f204ec7e015fd4fd958b1b7ddc583fc808f09edd9b2cbb"
 )
 # What an operator sets with `pulumi config set --secret` before the first `pulumi up -s prod`.
 PROD_SECRETS = {

@@ -79,7 +79,7 @@ def test_up_creates_the_objects_and_exports_what_the_docs_say(rendered_prod: Ren
     assert created(up.steps) == K8S_TYPES
     assert up.outputs == {
         "deploymentName": "microservice-model",
-        "migrationJobName": "microservice-model-migrate-b31e56c63cc4",
+        "migrationJobName": "microservice-model-migrate-09b4e5472cf8",
         "url": "http://microservice-model.microservice-model.svc.cluster.local:8083",
         "imageDigest": IMAGE_REF,
         "target": "kubernetes",
