@@ -113,16 +113,21 @@ class BaseConfig:
 
 
 class DevConfig(BaseConfig):
+    """A developer's machine (no stack): README's "running the service locally"."""
+
     RUNTIME_ENV = "dev"
 
 
-class TestConfig(BaseConfig):
+class TestStackConfig(BaseConfig):
     """The `test` deploy stack (not the unit tests): production-like, but the key may come from DATA_DIR."""
 
     RUNTIME_ENV = "test"
+    __test__ = False  # a deploy stack's config, not a pytest class
 
 
-class ProdConfig(BaseConfig):
+class ProdStackConfig(BaseConfig):
+    """The `prod` deploy stack."""
+
     RUNTIME_ENV = "prod"
 
     def secret_key(self, environ: Mapping[str, str]) -> str:
@@ -143,8 +148,8 @@ class ProdConfig(BaseConfig):
 
 CONFIG_CLASSES: dict[str, type[BaseConfig]] = {
     "dev": DevConfig,
-    "test": TestConfig,
-    "prod": ProdConfig,
+    "test": TestStackConfig,
+    "prod": ProdStackConfig,
 }
 
 
