@@ -41,6 +41,7 @@ COMMAND_PROVIDER_DIR=$TOOLS_DIR/pulumi-resource-command-$COMMAND_PROVIDER_VERSIO
 KUBERNETES_DIR=$TOOLS_DIR/kubernetes-$KUBERNETES_VERSION
 ETCD_DIR=$TOOLS_DIR/etcd-$ETCD_VERSION
 KWOK_DIR=$TOOLS_DIR/kwok-$KWOK_VERSION
+GOMODCACHE_DIR=$TOOLS_DIR/gomodcache
 
 if [[ ${1:-} == --paths ]]; then
     echo "PULUMI=$PULUMI_DIR/bin/pulumi"
@@ -53,6 +54,7 @@ if [[ ${1:-} == --paths ]]; then
     echo "KUBERNETES_VERSION=$KUBERNETES_VERSION"
     echo "ETCD=$ETCD_DIR/etcd"
     echo "KWOK_BIN=$KWOK_DIR"
+    echo "KWOK_STAGES=$GOMODCACHE_DIR/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
     exit 0
 fi
 CLUSTER=false
@@ -63,7 +65,7 @@ command -v jq >/dev/null || { echo "engine-tools: jq is not installed (apt-get i
 
 # One module and build cache for every tool, outside the repository; the machine's own Go, never a
 # downloaded toolchain; builds at the lowest priority (2 cores shared with everything else).
-export GOMODCACHE=$TOOLS_DIR/gomodcache GOCACHE=$TOOLS_DIR/gocache
+export GOMODCACHE=$GOMODCACHE_DIR GOCACHE=$TOOLS_DIR/gocache
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 mkdir -p "$TOOLS_DIR"
 GO=(nice -n 19 go)
