@@ -9,15 +9,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.engine import EngineProject, EngineRun, EngineTools, engine_tools
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTED = REPO_ROOT / "docs" / "manifests" / "prod.yaml"
+
+
+def documented_image() -> str:
+    """The image docs/manifests/prod.yaml deploys (the mocks' digest: it moves with the build inputs)."""
+    for doc in yaml.safe_load_all(DOCUMENTED.read_text()):
+        if doc and doc["kind"] == "Deployment":
+            return str(doc["spec"]["template"]["spec"]["containers"][0]["image"])
+    raise AssertionError(f"{DOCUMENTED} has no Deployment")
+
+
 # `imageRef` pinned to the digest docs/manifests/prod.yaml shows, so nothing is built (no docker
 # provider needed) and the image fields of both renders agree.
-IMAGE_REF = (
-    "registry.example.com/microservice-model/service"
-    "@sha256:09b4e5472cf81dd3b7f204ec7e015fd4fd958b1b7ddc583fc808f09edd9b2cbb"
-)
+IMAGE_REF = documented_image()
 # What an operator sets with `pulumi config set --secret` before the first `pulumi up -s prod`.
 PROD_SECRETS = {
     "microservice-model:databaseUrl": "postgresql+psycopg://model:db-password-123@db.internal:5432/model",

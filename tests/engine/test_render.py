@@ -13,11 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.engine.conftest import IMAGE_REF, PROD_SECRETS, RenderedLifecycle
+from tests.engine.conftest import DOCUMENTED, IMAGE_REF, PROD_SECRETS, RenderedLifecycle
 from tests.engine.manifests import differences, documents
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTED = REPO_ROOT / "docs" / "manifests" / "prod.yaml"
 KUBERNETES_VERSION = "1.34.0"  # what tests/program validates docs/manifests/prod.yaml against
 
 # The Kubernetes objects of the prod stack, by Pulumi type; each one created by `up`.
@@ -79,7 +77,7 @@ def test_up_creates_the_objects_and_exports_what_the_docs_say(rendered_prod: Ren
     assert created(up.steps) == K8S_TYPES
     assert up.outputs == {
         "deploymentName": "microservice-model",
-        "migrationJobName": "microservice-model-migrate-09b4e5472cf8",
+        "migrationJobName": "microservice-model-migrate-" + IMAGE_REF.rsplit(":", 1)[1][:12],
         "url": "http://microservice-model.microservice-model.svc.cluster.local:8083",
         "imageDigest": IMAGE_REF,
         "target": "kubernetes",
