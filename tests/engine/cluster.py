@@ -26,7 +26,7 @@ from tests.support.engine import tool_paths
 
 CLUSTER_HINT = "run `bash scripts/engine-tools.sh --cluster` (builds kube-apiserver & co, etcd and kwok)"
 # kwok's own default stages (node: initialise and heartbeat; pod: ready, complete, delete), read from
-# its module in the Go module cache: giving kwokctl any stage replaces all of its defaults.
+# its module in the Go module cache: with Stage objects enabled, kwokctl installs none of them itself.
 DEFAULT_STAGES = [
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
@@ -108,22 +108,25 @@ class KwokCluster:
             "options": {
                 "runtime": "binary",
                 "bindAddress": "127.0.0.1",
+                # Stages as objects in the API server (applied below), so a test can remove one: the
+                # failing migration's cause, "fixed" while the cluster runs.
+                "enableCRDs": ["Stage"],
                 **{key: str(path) for key, path in binaries.items()},
             },
         }
         stages = [yaml.safe_load((stages_dir / name).read_text()) for name in DEFAULT_STAGES]
         config = self.root / "kwok.yaml"
-        config.write_text(
-            yaml.safe_dump_all(
-                [configuration, *stages, failing_migration_stage(failing_image)], sort_keys=False
-            )
-        )
+        config.write_text(yaml.safe_dump(configuration, sort_keys=False))
+        stages_file = self.root / "stages.yaml"
+        stages_file.write_text(yaml.safe_dump_all([*stages, failing_migration_stage(failing_image)]))
         self.env = {**os.environ, "KWOK_WORKDIR": str(self.root / "workdir")}
         start = time.monotonic()
         self._kwokctl(
             "create", "cluster", "--config", str(config), "--kubeconfig", str(self.kubeconfig), "--wait", "5m"
         )
+        self.kubectl("apply", "-f", str(stages_file))
         self._kwokctl("scale", "node", "--replicas", str(nodes))
+        self.kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=120s")
         self.start_seconds = round(time.monotonic() - start, 1)
 
     def _kwokctl(self, *args: str) -> str:
@@ -159,6 +162,10 @@ class KwokCluster:
 
     def get(self, *args: str) -> dict[str, Any]:
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def fix_migration(self) -> None:
+        """Remove the cause of the failing migration: that image's Job pods now complete."""
+        self.kubectl("delete", "stages.kwok.x-k8s.io", "migration-fails")
 
     def delete(self) -> None:
         try:
