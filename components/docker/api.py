@@ -24,6 +24,16 @@ from components.settings import AppEnv, DockerSettings
 # alias lets stacks deployed then adopt their resources instead of replacing them.
 PREVIOUS = pulumi.Alias(name="service", type_="microservice-model:index:DockerService")
 
+# Every declared change replaces the container, so what runs is always exactly what is declared. The
+# Docker provider (Terraform's docker_container) would update `restart`, `healthcheck`, `wait`,
+# `wait_timeout` and `destroy_grace_seconds` in place, and its update applies only the restart policy
+# and resource limits: a changed healthcheck would never reach the running container. "*" also turns
+# a container that failed to become healthy (kept in the state as failed to initialise) into a
+# replacement on the next `pulumi up`, where an update would leave it running unhealthy (the engine
+# adds "#initerror" to the replace keys only for "*"). The cost: a restart-policy change is a
+# replacement too (the same short outage as a new image).
+REPLACE_ON_ANY_CHANGE = ["*"]
+
 
 @dataclass(frozen=True, kw_only=True)
 class DockerApiArgs:
@@ -41,7 +51,8 @@ class DockerApi(pulumi.ComponentResource):
 
     The name and host port are fixed, so two containers cannot coexist: a replacement deletes the
     old one first (delete_before_replace). The container depends on the migration (`run_after`),
-    so the old container is removed only after the new image's migration succeeded.
+    so the old container is removed only after the new image's migration succeeded. Any change, and a
+    container left unhealthy by an earlier run, is a replacement (REPLACE_ON_ANY_CHANGE).
     """
 
     container_name: pulumi.Output[str]
@@ -86,7 +97,12 @@ class DockerApi(pulumi.ComponentResource):
                 docker.ContainerLabelArgs(label=k, value=v)
                 for k, v in {**args.labels, COMPONENT_LABEL: API_COMPONENT}.items()
             ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.run_after, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=args.run_after,
+                delete_before_replace=True,
+                replace_on_changes=REPLACE_ON_ANY_CHANGE,
+            ),
         )
         self.container_name = container.name
         self.register_outputs(public_outputs(self))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import uuid
 from dataclasses import dataclass
 
 import pulumi
@@ -36,7 +37,7 @@ class DockerRuntime(pulumi.ComponentResource):
     The log directory is a bind mount (the old script's `-v /tmp/data/$env/logs:/app/logs`). Docker
     creates a missing bind source as root, which the non-root service (UID 10001) cannot write, so a
     one-shot root container of the same image creates it and hands it to that UID. It runs through
-    Docker, so it works on a remote (ssh://) Docker host too, and again for every new image.
+    Docker, so it works on a remote (ssh://) Docker host too, and again on every `pulumi up`.
     """
 
     container_refs: ContainerRefs
@@ -86,7 +87,10 @@ class DockerRuntime(pulumi.ComponentResource):
             f"{name}-log-dir",
             create=create,
             environment={"DOCKER_HOST": settings.host},
-            triggers=[args.image_ref, settings.log_dir],
+            # A new value every run: the directory is prepared on every `pulumi up`, not only for a new
+            # image. A host dir removed since (reboot, tmp cleaning) would otherwise make the next
+            # container create fail ("bind source path does not exist"); chown is idempotent.
+            triggers=[args.image_ref, settings.log_dir, uuid.uuid4().hex],
             opts=child,
         )
         self.container_refs = ContainerRefs(

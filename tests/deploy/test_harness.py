@@ -7,12 +7,20 @@ import uuid
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 from pulumi.runtime.mocks import MockResourceArgs
 
 from tests.support.docker_engine.container import ContainerSpec
-from tests.support.docker_engine.declared import HARNESS_LABEL, HarnessError, TaintedContainer, go_duration_ns
+from tests.support.docker_engine.declared import (
+    HARNESS_LABEL,
+    FailedToInitialise,
+    HarnessError,
+    go_duration_ns,
+)
+from tests.support.docker_engine.diff import container_plan
 from tests.support.docker_engine.mocks import DockerEngineMocks, RegisterRequest
+from tests.support.resource_types import CONTAINER as CONTAINER_TYPE
 
 CONTAINER = {"name": "c", "image": "sha256:abc", "ports": [{"internal": 8000.0, "external": 8083.0}]}
 
@@ -106,8 +114,75 @@ def test_container_that_never_gets_healthy_fails_with_its_logs(base_image: str) 
     )
     client = docker.from_env()
     try:
-        with pytest.raises(TaintedContainer, match=r"not healthy within 5s(.|\n)*booting-but-never-healthy"):
+        never_healthy = r"not healthy within 5s(.|\n)*booting-but-never-healthy"
+        with pytest.raises(FailedToInitialise, match=never_healthy):
             spec.create_and_start(client, run_label)
+    finally:
+        for container in client.containers.list(all=True, filters={"label": f"{HARNESS_LABEL}={run_label}"}):
+            container.remove(force=True)
+
+
+HEALTHCHECK = {"tests": ["CMD", "true"]}
+PREVIOUS = {"inputs": {"name": "c", "image": "sha256:a", "restart": "no", "healthcheck": HEALTHCHECK}}
+
+
+@pytest.mark.parametrize(
+    ("change", "replace_on_changes", "init_errors", "action"),
+    [
+        ({}, [], False, "same"),
+        ({"restart": "always"}, [], False, "update"),
+        ({"healthcheck": {"tests": ["CMD", "false"]}}, [], False, "update"),
+        ({"healthcheck": {"tests": ["CMD", "false"]}}, ["healthcheck"], False, "replace"),
+        ({"image": "sha256:b"}, [], False, "replace"),
+        ({"restart": "always"}, ["*"], False, "replace"),
+        ({}, [], True, "update"),  # the bridge's update after a failed initialisation: changes nothing
+        ({}, ["*"], True, "replace"),  # the engine's "#initerror" replace key
+    ],
+)
+def test_container_plan_follows_the_provider_diff_and_replace_on_changes(
+    change: dict, replace_on_changes: list[str], init_errors: bool, action: str
+) -> None:
+    previous = {**PREVIOUS, "init_errors": ["not healthy"] if init_errors else []}
+    plan = container_plan(previous, {**PREVIOUS["inputs"], **change}, replace_on_changes)
+    assert plan.action == action, plan.reason
+
+
+def test_provider_update_applies_only_the_restart_policy_to_the_running_container(
+    base_image: str, tmp_path: Path
+) -> None:
+    run_label = f"unit-{uuid.uuid4().hex[:8]}"
+    declared = {
+        "name": f"deploy-test-update-{run_label}",
+        "image": base_image,
+        "command": ["sleep", "300"],
+        "restart": "no",
+        "healthcheck": {"tests": ["CMD", "true"], "interval": "30s", "retries": 1.0},
+        "destroyGraceSeconds": 0.0,
+    }
+    client = docker.from_env()
+    try:
+        first = DockerEngineMocks(run_label=run_label, program_dir=tmp_path)
+        created, _ = create(first, CONTAINER_TYPE, declared)
+        # Not force-new in the provider: an update, which changes the restart policy only.
+        new_check = {"tests": ["CMD", "false"], "retries": 2.0}
+        changed = {**declared, "restart": "always", "healthcheck": new_check}
+        second = DockerEngineMocks(run_label=run_label, program_dir=tmp_path, previous_state=first.state)
+        updated, _ = create(second, CONTAINER_TYPE, changed)
+
+        assert second.events[-1].action == "update"
+        assert updated == created
+        container = client.containers.get(str(created))
+        assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "always"
+        assert container.attrs["Config"]["Healthcheck"]["Test"] == ["CMD", "true"], "never reaches it"
+
+        # Force-new (env): a new container; without delete_before_replace the new one comes first.
+        third = DockerEngineMocks(run_label=run_label, program_dir=tmp_path, previous_state=second.state)
+        renamed = {**changed, "name": f"{declared['name']}-2", "envs": ["A=1"]}
+        replaced, _ = create(third, CONTAINER_TYPE, renamed)
+        assert third.events[-1].action == "replace-create-first"
+        assert replaced != created
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(str(created))
     finally:
         for container in client.containers.list(all=True, filters={"label": f"{HARNESS_LABEL}={run_label}"}):
             container.remove(force=True)

@@ -49,9 +49,8 @@ def test_image_is_built_and_the_container_runs_it_by_digest(deployed: tuple[Stac
 def test_migration_runs_before_the_service_container_is_created(
     deployed: tuple[StackDeployer, StackRun],
 ) -> None:
-    deployer, run = deployed
-    # Over every run (one, unless another suite took port 8083 and StackDeployer ran it again).
-    events = [event for each in deployer.runs for event in each.events]
+    _, run = deployed
+    events = run.events
     migration = next(e for e in events if e["urn"] == migration_urn(run) and e["action"] == "create")
     container = run.step(CONTAINER)
     assert container["action"] in {"create", "replace-delete-first"}

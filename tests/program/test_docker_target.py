@@ -128,6 +128,25 @@ def test_migration_is_keyed_on_the_image_digest(test_stack: ProgramRun) -> None:
     assert migration(test_stack).input("triggers") == [image_ref(test_stack)]
 
 
+def test_log_dir_is_prepared_on_every_run_and_the_migration_only_for_a_new_image() -> None:
+    # The same image twice: a host log dir removed in between (reboot, tmp cleaning) is made again,
+    # because the log-dir command's triggers change every run; the migration's do not.
+    first, second = run_program("test"), run_program("test")
+    assert image_ref(first) == image_ref(second)
+    log_dir = [run.named("runtime-log-dir").input("triggers") for run in (first, second)]
+    assert log_dir[0][:2] == log_dir[1][:2] == [image_ref(first), "/tmp/data/test/logs"]
+    assert log_dir[0] != log_dir[1]
+    assert migration(first).input("triggers") == migration(second).input("triggers")
+
+
+def test_any_container_change_and_a_failed_start_replace_the_container(test_stack: ProgramRun) -> None:
+    # "*": the provider would otherwise update healthcheck, wait and restart in place (applying only the
+    # restart policy), and keep a container that never got healthy as it is on the next run.
+    container = test_stack.one(CONTAINER)
+    assert container.replace_on_changes == ["*"]
+    assert container.delete_before_replace is True
+
+
 def test_migration_runs_before_the_container_and_after_the_image(test_stack: ProgramRun) -> None:
     container = test_stack.one(CONTAINER)
     assert migration(test_stack).urn in container.dependencies

@@ -14,8 +14,8 @@ import docker.types
 from tests.support.docker_engine.declared import (
     HARNESS_LABEL,
     Declared,
+    FailedToInitialise,
     HarnessError,
-    TaintedContainer,
     as_int,
     go_duration_ns,
 )
@@ -106,7 +106,16 @@ class ContainerSpec:
         labels = {b.require("label"): b.require("value") for b in d.blocks("labels")}
         # The provider always sends a log config: its log_driver defaults to json-file.
         log_config = docker.types.LogConfig(type=d.get("logDriver", "json-file"), config=d.get("logOpts", {}))
+        # Resource limits (MB, as the provider declares them): what an update changes in place.
+        memory, swap = d.get("memory"), d.get("memorySwap")
+        limits = {
+            "mem_limit": None if memory is None else f"{as_int(memory)}m",
+            "memswap_limit": None if swap is None else (-1 if as_int(swap) == -1 else f"{as_int(swap)}m"),
+            "cpu_shares": None if d.get("cpuShares") is None else as_int(d.get("cpuShares")),
+            "cpuset_cpus": d.get("cpuSet"),
+        }
         host_config = {
+            **limits,
             "port_bindings": ports,
             "mounts": mounts,
             "binds": volumes,
@@ -163,8 +172,16 @@ class ContainerSpec:
             if self.wait:
                 self.wait_until_healthy(container)
         except Exception as exc:
-            raise TaintedContainer(str(container.id), exc) from exc
+            raise FailedToInitialise(str(container.id), exc) from exc
         return str(container.id)
+
+    def update_in_place(self, client: docker.DockerClient, container_id: str) -> None:
+        """The provider's update (resourceDockerContainerUpdate): only the restart policy and the
+        resource limits reach the running container (`docker update`); a changed healthcheck, wait or
+        destroy_grace_seconds is only recorded in the state. Nothing is restarted or waited for."""
+        host = self.host_config_kwargs
+        keys = ("restart_policy", "mem_limit", "memswap_limit", "cpu_shares", "cpuset_cpus")
+        client.api.update_container(container_id, **{key: host[key] for key in keys if key in host})
 
     def wait_until_healthy(self, container: Any) -> None:
         deadline = time.monotonic() + self.wait_timeout

@@ -15,9 +15,10 @@ class HarnessError(RuntimeError):
     """A declared resource the harness cannot carry out, or one the engine refused."""
 
 
-class TaintedContainer(HarnessError):
-    """The container was created but did not start or get healthy: the provider keeps its id, and
-    the next update replaces it (a "tainted" resource)."""
+class FailedToInitialise(HarnessError):
+    """The container was created but did not start or get healthy. Like the Terraform bridge, the
+    harness keeps it (and its id) in the state marked with the error ("failed to initialise"); what the
+    next run does with it depends on the diff (mocks.py `container_plan`)."""
 
     def __init__(self, container_id: str, error: Exception) -> None:
         super().__init__(str(error))

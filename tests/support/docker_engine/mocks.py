@@ -28,10 +28,11 @@ from tests.support.docker_engine.container import ContainerSpec, delete_containe
 from tests.support.docker_engine.declared import (
     LOCAL_DOCKER_HOSTS,
     Declared,
+    FailedToInitialise,
     HarnessError,
-    TaintedContainer,
     reveal,
 )
+from tests.support.docker_engine.diff import container_plan
 from tests.support.docker_engine.resources import EngineResources
 from tests.support.resource_types import (
     COMMAND,
@@ -66,6 +67,7 @@ class RegisterRequest:
     dependencies: list[str]
     delete_before_replace: bool
     retain_on_delete: bool
+    replace_on_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -163,29 +165,36 @@ class DockerEngineMocks(EngineResources, Mocks):
     # --- image -----------------------------------------------------------------------------------
 
     def container(self, args: MockResourceArgs, reg: RegisterRequest, prev: Any) -> tuple[str, dict, str]:
-        if prev is not None and prev["inputs"] == args.inputs and not prev.get("tainted"):
-            return prev["id"], prev["outputs"], "same"
+        """What the engine and the Docker provider do with a declared container (see `container_plan`)."""
         spec = ContainerSpec.from_declared(args.name, args.inputs)
+        plan = container_plan(prev, args.inputs, reg.replace_on_changes)
+        self._current.detail = plan.reason
+        if plan.action == "same":
+            return prev["id"], prev["outputs"], "same"
         client = self.client()
+        if plan.action == "update":
+            spec.update_in_place(client, prev["id"])
+            return prev["id"], {**args.inputs, "id": prev["id"]}, "update"
         started = time.time()
-        delete_first = reg.delete_before_replace or (prev is not None and prev.get("tainted"))
-        if prev is not None and delete_first:
+        if prev is not None and reg.delete_before_replace:
             delete_container(client, prev["id"], prev["inputs"])
         deleted = time.time()
         try:
             container_id = spec.create_and_start(client, self.run_label)
-        except TaintedContainer as tainted:
+        except FailedToInitialise as failed:
+            # The bridge keeps a partly created container in the state, marked "failed to initialise".
             with self._lock:
                 self.state[reg.urn] = {
                     "type": args.typ,
-                    "id": tainted.container_id,
+                    "id": failed.container_id,
                     "inputs": args.inputs,
-                    "outputs": {},
-                    "tainted": True,
+                    "outputs": {**args.inputs, "id": failed.container_id},
+                    "init_errors": [str(failed)],
+                    "retain_on_delete": reg.retain_on_delete,
                 }
             raise
         healthy = time.time()
-        self._current.detail = f"old container deleted in {deleted - started:.2f}s, "
+        self._current.detail += f"; old container deleted in {deleted - started:.2f}s, "
         self._current.detail += f"new one created, started and healthy in {healthy - deleted:.2f}s"
         if prev is None:
             return container_id, {**args.inputs, "id": container_id}, "create"
@@ -228,6 +237,12 @@ class OrderingMonitor(MockMonitor):
         if missing and request.type != "pulumi:pulumi:Stack":
             raise HarnessError(f"{urn} was registered before its dependencies {missing} were created")
         self.engine_mocks.registering(
-            RegisterRequest(urn, dependencies, request.deleteBeforeReplace, request.retainOnDelete)
+            RegisterRequest(
+                urn,
+                dependencies,
+                request.deleteBeforeReplace,
+                request.retainOnDelete,
+                list(request.replaceOnChanges),
+            )
         )
         return super().RegisterResource(request)
