@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from components.contract import PROJECT
-from components.settings import SECRET_KEYS, defaults, parse_settings
+from components.settings import SECRET_KEYS, SettingsError, defaults, parse_settings
 from tests.support.rendering import PULUMI_DOCS, config_reference, documented_reference
 from tests.support.stack_config import REPO_ROOT, project_config, stack_file_config
 
@@ -111,3 +112,17 @@ def test_docs_tell_how_to_log_in_set_secrets_and_deploy_each_stack() -> None:
         "```mermaid",
     ):
         assert step in text, step
+
+
+def test_docs_show_what_pulumi_up_prints_for_a_bad_stack() -> None:
+    # SettingsError is a pulumi.RunError: Pulumi's Python runner logs its message as an error and exits
+    # 1, for which the language host adds its own line. docs/pulumi.md must show both, as printed.
+    with pytest.raises(SettingsError) as raised:
+        parse_settings("staging", {}, set())
+    headline, problem = str(raised.value).splitlines()[:2]
+    docs = PULUMI_DOCS.read_text()
+    shown = docs[docs.index("pulumi:pulumi:Stack (microservice-model-staging):") :]
+    shown = shown[: shown.index("```")]
+    assert f"    error: {headline}\n" in shown
+    assert f"      {problem.strip()[:90]}" in shown
+    assert shown.rstrip().endswith("error: program exited with non-zero exit code: 1")
