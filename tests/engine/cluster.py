@@ -121,12 +121,23 @@ class KwokCluster:
         stages_file.write_text(yaml.safe_dump_all([*stages, failing_migration_stage(failing_image)]))
         self.env = {**os.environ, "KWOK_WORKDIR": str(self.root / "workdir")}
         start = time.monotonic()
-        self._kwokctl(
-            "create", "cluster", "--config", str(config), "--kubeconfig", str(self.kubeconfig), "--wait", "5m"
-        )
-        self.kubectl("apply", "-f", str(stages_file))
-        self._kwokctl("scale", "node", "--replicas", str(nodes))
-        self.kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=120s")
+        try:
+            self._kwokctl(
+                "create",
+                "cluster",
+                "--config",
+                str(config),
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--wait",
+                "5m",
+            )
+            self.kubectl("apply", "-f", str(stages_file))
+            self._kwokctl("scale", "node", "--replicas", str(nodes))
+            self.kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=120s")
+        except BaseException:
+            self.delete()  # stop whatever part of the control plane did start
+            raise
         self.start_seconds = round(time.monotonic() - start, 1)
 
     def _kwokctl(self, *args: str) -> str:

@@ -97,8 +97,12 @@ def observe(cluster: KwokCluster) -> Observed:
 
 @pytest.fixture(scope="module")
 def lifecycle(tools: EngineTools) -> Iterator[ClusterLifecycle]:
-    cluster = KwokCluster(failing_image=BROKEN)
     project = EngineProject(tools, "prod")
+    try:
+        cluster = KwokCluster(failing_image=BROKEN)  # stops what it started if it cannot start
+    except BaseException:
+        project.cleanup()
+        raise
     result = ClusterLifecycle(cluster_start_seconds=cluster.start_seconds)
     access = {
         "microservice-model:kubeconfig": str(cluster.kubeconfig),
@@ -137,8 +141,10 @@ def lifecycle(tools: EngineTools) -> Iterator[ClusterLifecycle]:
         ).stdout.strip()
         yield result
     finally:
-        project.cleanup()
-        cluster.delete()
+        try:
+            project.cleanup()
+        finally:
+            cluster.delete()
 
 
 def test_first_up_migrates_then_rolls_out_and_serves(lifecycle: ClusterLifecycle) -> None:
