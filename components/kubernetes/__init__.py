@@ -26,6 +26,7 @@ def deploy(settings: Settings, image_ref: pulumi.Output[str]) -> None:
         # Server-side apply with force: the fields this program declares are its own, and an update
         # takes them back from an out-of-band `kubectl scale`/`kubectl edit` instead of failing on a
         # field-manager conflict (docs/operations.md says how to keep such a change: put it in config).
+        # Older providers ignore this option: the objects also carry the annotation (api.PATCH_FORCE).
         enable_patch_force=True,
     )
     opts = pulumi.ResourceOptions(providers=[provider])

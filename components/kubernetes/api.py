@@ -24,6 +24,13 @@ from components.settings import KubernetesSettings
 # the alias lets stacks deployed then adopt their resources instead of replacing them.
 PREVIOUS = pulumi.Alias(name="service", type_="microservice-model:index:KubernetesService")
 
+# Server-side apply with force on the objects people edit by hand (`kubectl scale`, `kubectl edit`): the
+# next update takes the declared fields back instead of failing on a field-manager conflict. The
+# provider's `enablePatchForce` (set in __init__.py) says the same, but only providers with
+# pulumi/pulumi-kubernetes#4242 (2026) read it; this annotation is honoured by every 3.x/4.x provider
+# and takes precedence (tests/deploy/test_real_cluster.py: 4.25.0 ignores the provider option).
+PATCH_FORCE = {"pulumi.com/patchForce": "true"}
+
 
 @dataclass(frozen=True, kw_only=True)
 class KubernetesApiArgs:
@@ -51,9 +58,12 @@ class KubernetesApi(pulumi.ComponentResource):
         namespace = args.env.namespace
         settings = args.settings
         http = k8s.core.v1.HTTPGetActionArgs
+        metadata = k8s.meta.v1.ObjectMetaArgs(
+            name=PROJECT, namespace=namespace, labels=selector, annotations=PATCH_FORCE
+        )
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=namespace, labels=selector),
+            metadata=metadata,
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=settings.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
@@ -106,7 +116,7 @@ class KubernetesApi(pulumi.ComponentResource):
         after_deployment = pulumi.ResourceOptions(parent=self, depends_on=[deployment])
         service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=namespace, labels=selector),
+            metadata=metadata,
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=settings.service_type,
                 selector=selector,
@@ -120,7 +130,7 @@ class KubernetesApi(pulumi.ComponentResource):
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=namespace, labels=selector),
+            metadata=metadata,
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)
             ),

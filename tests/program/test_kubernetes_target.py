@@ -228,6 +228,9 @@ def test_provider_forces_server_side_apply_over_out_of_band_edits(prod_stack: Pr
     # next update failing on a field-manager conflict.
     # Provider inputs reach the engine JSON-encoded, as strings.
     assert prod_stack.one(KUBERNETES_PROVIDER).input("enablePatchForce") == "true"
+    # ...and, for providers older than the option, the annotation on the objects people edit by hand.
+    for kind in (DEPLOYMENT, SERVICE, POD_DISRUPTION_BUDGET):
+        assert prod_stack.one(kind).input("metadata")["annotations"] == {"pulumi.com/patchForce": "true"}
 
 
 def test_the_image_is_built_for_the_declared_platform_with_buildkit(prod_stack: ProgramRun) -> None:
