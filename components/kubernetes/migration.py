@@ -19,8 +19,8 @@ JOB_DEADLINE_SECONDS = 600
 JOB_AWAIT = f"{JOB_DEADLINE_SECONDS // 60 + 5}m"
 # A Job that failed stays in the state as "failed to initialise"; on the next `pulumi up` with the same
 # image the provider would only await that same failed Job again. With this annotation it deletes
-# and recreates it (same name, delete_before_replace), so a retry after fixing the cause re-runs the
-# migration (pulumi-kubernetes: metadata.annotations "pulumi.com/replaceUnready").
+# and recreates it (same name, so the provider deletes first), so a retry after fixing the cause
+# re-runs the migration (pulumi-kubernetes: metadata.annotations "pulumi.com/replaceUnready").
 REPLACE_UNREADY = {"pulumi.com/replaceUnready": "true"}
 
 
@@ -43,9 +43,12 @@ class KubernetesMigration(pulumi.ComponentResource):
 
     The Kubernetes provider waits for a Job to succeed and fails the update when it fails, so the
     Deployment, which depends on it, is not touched and the running pods keep serving. A new digest
-    is a new name, so the Job runs once per image; delete_before_replace lets a config-only change
-    re-run it under the same name. A failed Job is replaced by the next `pulumi up` (REPLACE_UNREADY),
-    and `pulumi up` awaits it for longer than its deadline (JOB_AWAIT).
+    is a new name, so the Job runs once per image, and the previous (good) Job stays until the new one
+    succeeded: no delete_before_replace, so a failed migration leaves the last good Job and its logs
+    next to the failed one. A replacement under the same name (a config-only change, a retry) is
+    deleted first by the provider itself, whose diff asks for it when the name does not change
+    (docs/engine.md, finding 6, tried on a real API server). A failed Job is replaced by the next
+    `pulumi up` (REPLACE_UNREADY), and `pulumi up` awaits it for longer than its deadline (JOB_AWAIT).
     """
 
     job: k8s.batch.v1.Job
@@ -90,7 +93,6 @@ class KubernetesMigration(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create=JOB_AWAIT, update=JOB_AWAIT),
             ),
         )
