@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,10 @@ from typing import Any
 # The master builds its logger from this class before any worker starts, so importing it here
 # changes nothing for gevent's patching (it needs only logging, socket and threading, as gunicorn does).
 from gunicorn.glogging import Logger
+
+# observability.py ships next to this file; gunicorn puts that directory on sys.path only later.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import observability
 
 WORKER_CLASSES = ("sync", "gthread", "gevent")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -73,49 +79,35 @@ def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
 
 
 def log_config(
-    log_dir: Path, level: str, max_bytes: int, backup_count: int, stream: str = "ext://sys.stdout"
+    log_dir: Path, level: str, max_bytes: int, backup_count: int, stream: object = None
 ) -> dict[str, object]:
-    """dictConfig for gunicorn's access/error logs and the app's `service` logger.
+    """dictConfig for gunicorn's access/error logs and the app's loggers: JSON lines (observability.py).
 
-    ConcurrentRotatingFileHandler takes a file lock around each write and rollover, so several
-    workers share one rotating file without losing or interleaving lines (RotatingFileHandler
-    would rotate underneath the other processes).
+    Each handler writes to stdout and to its rotating file in LOG_DIR. In a worker the lines go
+    through an in-memory queue to one writer thread, so a request never waits for the file lock
+    that ConcurrentRotatingFileHandler takes to let several workers rotate one file.
     """
 
-    def rotating_file(filename: str) -> dict[str, object]:
+    def queued(filename: str) -> dict[str, object]:
         return {
-            "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
-            "formatter": "generic" if filename == "app.log" else "access",
+            "()": observability.QueuedHandler,
             "filename": str(log_dir / filename),
-            "maxBytes": max_bytes,
-            "backupCount": backup_count,
-            "encoding": "utf-8",
+            "max_bytes": max_bytes,
+            "backup_count": backup_count,
+            "stream": stream,
         }
 
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"},
-            "access": {"format": "%(message)s"},
-        },
-        "handlers": {
-            "stdout_app": {"class": "logging.StreamHandler", "formatter": "generic", "stream": stream},
-            "stdout_access": {"class": "logging.StreamHandler", "formatter": "access", "stream": stream},
-            "app_file": rotating_file("app.log"),
-            "access_file": rotating_file("access.log"),
-        },
-        "root": {"level": level.upper(), "handlers": ["stdout_app", "app_file"]},
+        "handlers": {"app": queued("app.log"), "access": queued("access.log")},
+        "root": {"level": level.upper(), "handlers": ["app"]},
         "loggers": {
             # Named so gunicorn's defaults for them are replaced, not added to.
             "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
             # alembic announces its plugins at INFO whenever /readyz first loads it.
             "alembic": {"level": "WARNING"},
-            "gunicorn.access": {
-                "level": "INFO",
-                "handlers": ["stdout_access", "access_file"],
-                "propagate": False,
-            },
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
         },
     }
 
@@ -140,14 +132,45 @@ class RedactingLogger(Logger):
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        for name in ("r", "q", "U", "f"):
+        for name in ("r", "U", "f", "a"):
             if isinstance(atoms.get(name), str):
                 atoms[name] = redact(atoms[name])
+        if isinstance(atoms.get("q"), str):  # the bare query: its first parameter has no "?" before it
+            atoms["q"] = redact(f"?{atoms['q']}")[1:]
         for name in list(atoms):
             if name.startswith("{") and name.endswith("}i"):  # request headers, if a format names them
                 value = atoms[name]
                 atoms[name] = REDACTED if name in ("{authorization}i", "{cookie}i") else redact(str(value))
         return atoms
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        """One JSON line per request: the redacted request line as message, then its fields.
+
+        route, user_id and request_id are what the app left in the WSGI environ (service/observe.py);
+        a request the app never saw (a malformed request line) has none of them.
+        """
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        fields = {
+            "request_id": environ.get("service.request_id"),
+            "user_id": environ.get("service.user_id"),
+            "client": environ.get("service.client") or atoms.get("h"),
+            "method": atoms.get("m"),
+            "path": redact(
+                str(atoms.get("U", "")) + (f"?{environ.get('QUERY_STRING')}" if atoms.get("q") else "")
+            ),
+            "route": environ.get("service.route"),
+            "status": int(atoms["s"]) if str(atoms.get("s", "")).isdigit() else atoms.get("s"),
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "bytes": atoms.get("B"),
+            "referer": atoms.get("f"),
+            "user_agent": atoms.get("a"),
+        }
+        try:
+            self.access_log.info(atoms.get("r", "-"), extra=fields)
+        except Exception:
+            self.error(traceback.format_exc())
 
 
 logger_class = RedactingLogger
@@ -193,5 +216,32 @@ logconfig_dict = log_config(
     max_bytes=env_int("LOG_MAX_BYTES", 50 * 1024 * 1024),
     backup_count=env_int("LOG_BACKUP_COUNT", 10),
 )
-# Combined log format plus duration and the worker pid (to tell workers apart).
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms pid=%(p)s'
+
+# ---- observability (issue 16): Prometheus metrics on their own port, JSON logs per worker queue ----
+# Every worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR (made fresh in tmpfs when
+# unset); the master sums them on METRICS_PORT. The master serves no requests, so the metrics port
+# answers while every worker is busy. 9464 is the port OpenTelemetry's Prometheus exporter uses.
+metrics_port = env_int("METRICS_PORT", 9464, minimum=0)  # 0: no metrics server
+metrics_address = os.environ.get("METRICS_ADDRESS", "").strip() or "0.0.0.0"  # noqa: S104 (scraped in-cluster)
+# Before any import of prometheus_client (also with preload_app): it reads the variable at import.
+observability.prepare_multiprocess_dir()
+
+
+def when_ready(server: Any) -> None:
+    if metrics_port:
+        observability.start_metrics_server(metrics_address, metrics_port)
+        server.log.info("Metrics at http://%s:%s/metrics", metrics_address, metrics_port)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    # From here on this worker's log lines go through its queue to one writer thread.
+    observability.queue_log_records()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    observability.flush_log_queues()  # the lines still queued reach the files before the worker ends
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # In the master, for a worker that exited or was killed: its live gauges leave the sums.
+    observability.forget_worker(worker.pid)

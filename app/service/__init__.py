@@ -16,6 +16,7 @@ from .config import ConfigError, load_config
 from .errors import register_error_handlers
 from .extensions import db, migrate
 from .health import MIGRATIONS_DIR, health
+from .observe import init_app as init_observability
 from .security import HashSlots
 from .urls import IdConverter
 
@@ -45,6 +46,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     if app.config["CORS_ORIGINS"]:
         CORS(app, origins=app.config["CORS_ORIGINS"])
 
+    init_observability(app)  # first: its hooks see every request, whatever the others do
     app.register_blueprint(health)
     app.register_blueprint(api)
     register_error_handlers(app)

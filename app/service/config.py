@@ -5,6 +5,7 @@ Every bad value fails here, before the app serves, with a message naming the var
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +32,20 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int, minimum: 
         what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ConfigError(f"{name}={raw!r} must be {what}")
     return value
+
+
+def trusted_proxies(environ: Mapping[str, str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """TRUSTED_PROXIES: addresses or networks whose X-Request-ID and X-Forwarded-For the logs believe."""
+    networks = []
+    for item in environ.get("TRUSTED_PROXIES", "").split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"TRUSTED_PROXIES: {item.strip()!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
+    return networks
 
 
 def _checked_key(key: str) -> str:
@@ -84,6 +99,8 @@ class BaseConfig:
         self.TOKEN_TTL_SECONDS = self.token_ttl(environ)
         self.TOKEN_ISSUER = environ.get("TOKEN_ISSUER", "").strip() or "microservice-model"
         self.TOKEN_AUDIENCE = environ.get("TOKEN_AUDIENCE", "").strip() or "microservice-model"
+        # Only for logs (request id, client address); login throttling always uses the TCP peer.
+        self.TRUSTED_PROXIES = trusted_proxies(environ)
         self.CORS_ORIGINS = [o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
         # Login throttling (service/throttle.py): failures allowed before a lock, per account and
         # per client address, and the longest lock the doubling backoff reaches.

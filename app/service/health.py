@@ -6,6 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import observability
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -36,6 +37,13 @@ def database_revisions() -> set[str]:
 @health.get("/healthz")
 def healthz() -> dict[str, Any]:
     return {"status": "ok"}
+
+
+@health.get("/version")
+def version() -> dict[str, str]:
+    """What is running, without shell access: set at build time (SERVICE_VERSION, SERVICE_REVISION)
+    and by the deploy (IMAGE_REF, the image by digest)."""
+    return observability.build_info()
 
 
 @health.get("/readyz")

@@ -19,6 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
+from .metrics import HASHES_IN_PROGRESS
+
 ALGORITHM = "HS256"
 # argon2id, RFC 9106's low-memory profile (the library's defaults, spelled out so a library upgrade
 # cannot change them unnoticed): 3 passes over 64 MiB in 4 lanes; ~260 ms of CPU per hash here.
@@ -67,7 +69,8 @@ class HashSlots:
             self._admitted += 1
         try:
             with self._running:  # at most `queue` callers wait here, for about one hash each
-                return self._run_on_hash_thread(function, *args)
+                with HASHES_IN_PROGRESS.track_inprogress():
+                    return self._run_on_hash_thread(function, *args)
         finally:
             with self._lock:
                 self._admitted -= 1

@@ -4,7 +4,6 @@ worker saw holds in every worker (the state is in the database), and an operator
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -15,10 +14,9 @@ import pytest
 import requests
 
 from tests.support.app import fresh_postgres_database
-from tests.support.gunicorn import ADMIN, APP_DIR, StartServer, migrate_and_add_admin
+from tests.support.gunicorn import ADMIN, APP_DIR, StartServer, json_log_lines, migrate_and_add_admin
 
 PASSWORD = "target-password-1"
-LOGIN_LINE = re.compile(r'"POST /api/v1/auth/login HTTP/1\.1" (?P<status>\d{3}) .* pid=<(?P<pid>\d+)>$')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,9 +58,12 @@ def test_a_lock_holds_in_every_worker_and_an_operator_lifts_it(
 
     deadline = time.monotonic() + 10  # access lines are written just after the response
     while True:
-        lines = [LOGIN_LINE.search(line) for line in (server.log_dir / "access.log").read_text().splitlines()]
-        pids_429 = {match["pid"] for match in lines if match and match["status"] == "429"}
-        if sum(1 for m in lines if m and m["status"] == "429") >= 30 or time.monotonic() > deadline:
+        lines = json_log_lines((server.log_dir / "access.log").read_text())
+        logins_429 = [
+            line for line in lines if line["route"] == "/api/v1/auth/login" and line["status"] == 429
+        ]
+        pids_429 = {line["pid"] for line in logins_429}
+        if len(logins_429) >= 30 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert len(pids_429) >= 2, f"all 429s came from one worker: {pids_429}"

@@ -1,4 +1,4 @@
-"""Several gunicorn workers serve, and all of them log whole lines to stdout and to rotating files."""
+"""Several gunicorn workers serve, and all of them log whole JSON lines to stdout and to rotating files."""
 
 from __future__ import annotations
 
@@ -15,15 +15,34 @@ import pytest
 import requests
 
 from tests.support.app import fresh_postgres_database
-from tests.support.gunicorn import ADMIN, APP_DIR, StartServer, free_port, migrate_and_add_admin
+from tests.support.gunicorn import (
+    ADMIN,
+    APP_DIR,
+    StartServer,
+    free_port,
+    json_log_lines,
+    migrate_and_add_admin,
+)
 
 REQUESTS = 600
-# The access_log_format of app/gunicorn.conf.py, field by field; a mixed or cut line cannot match.
-ACCESS_LINE = re.compile(
-    r'^127\.0\.0\.1 - - \[[^\]]+\] "GET /healthz(?:\?n=(?P<n>\d+))? HTTP/1\.1" 200 \d+ "-" "[^"]*"'
-    r" \d+ms pid=<(?P<pid>\d+)>$"
-)
-APP_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\d+\] \[[A-Z]+\] [\w.]+: .*$")
+# Every line is one JSON object with these fields (app/gunicorn.conf.py, app/observability.py);
+# a line two workers mixed, or one cut at a rotation, does not parse.
+ACCESS_FIELDS = {
+    "time",
+    "level",
+    "logger",
+    "message",
+    "pid",
+    "request_id",
+    "user_id",
+    "client",
+    "method",
+    "path",
+    "route",
+    "status",
+    "duration_ms",
+}
+APP_FIELDS = {"time", "level", "logger", "message", "pid"}
 
 
 def hammer(url: str) -> list[int]:
@@ -42,12 +61,14 @@ def read_access_logs(log_dir: Path) -> tuple[list[Path], list[int], set[str]]:
     seen: list[int] = []
     pids: set[str] = set()
     for path in access_files:
-        for line in path.read_text().splitlines():
-            match = ACCESS_LINE.match(line)
-            assert match, f"mixed or partial line in {path.name}: {line!r}"
-            if match["n"] is not None:  # the others are the readiness polls
-                seen.append(int(match["n"]))
-            pids.add(match["pid"])
+        for line in json_log_lines(path.read_text()):
+            assert ACCESS_FIELDS <= line.keys(), f"fields missing in {path.name}: {line}"
+            assert (line["logger"], line["route"], line["status"]) == ("gunicorn.access", "/healthz", 200)
+            assert line["client"] == "127.0.0.1"
+            query = str(line["path"]).partition("?n=")[2]
+            if query:  # the others are the readiness polls
+                seen.append(int(query))
+            pids.add(str(line["pid"]))
     return access_files, seen, pids
 
 
@@ -67,9 +88,9 @@ def test_workers_share_rotating_logs_without_losing_or_mixing_lines(start_server
     assert len(pids) >= 2, f"expected lines from several workers, got pids {pids}"
     assert {int(p) for p in pids} <= server.worker_pids()
 
-    app_lines = (server.log_dir / "app.log").read_text().splitlines()
-    assert all(APP_LINE.match(line) for line in app_lines), app_lines
-    assert sum("Booting worker with pid" in line for line in app_lines) == 3
+    app_lines = json_log_lines((server.log_dir / "app.log").read_text())
+    assert all(APP_FIELDS <= line.keys() for line in app_lines), app_lines
+    assert sum("Booting worker with pid" in str(line["message"]) for line in app_lines) == 3
 
     # stdout carries the same access lines (what `docker logs` shows).
     stdout_ids = re.findall(r"GET /healthz\?n=(\d+) ", server.output())
@@ -100,8 +121,13 @@ def test_the_api_answers_through_gunicorn(database_env: dict[str, str], start_se
     missing = requests.get(f"{server.url}/nowhere", timeout=30)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
-    app_log = (server.log_dir / "app.log").read_text()
-    assert "service.api: login ok for 'admin'" in app_log
+    wanted = {"logger": "service.api", "message": "login ok for 'admin'"}
+    deadline = time.monotonic() + 10  # each worker's writer thread writes the line just after
+    while not any(
+        wanted.items() <= line.items() for line in json_log_lines((server.log_dir / "app.log").read_text())
+    ):
+        assert time.monotonic() < deadline, (server.log_dir / "app.log").read_text()
+        time.sleep(0.2)
 
 
 def run_healthcheck(url: str) -> subprocess.CompletedProcess[str]:

@@ -23,9 +23,12 @@ def load_conf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LoadConf:
 
     def load(**env: str) -> ModuleType:
         for name in list(os.environ):
-            if name.startswith(("GUNICORN_", "LOG_")):
+            if name.startswith(("GUNICORN_", "LOG_", "METRICS_")):
                 monkeypatch.delenv(name)
         monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
+        # The config sets these for its workers; here they must not leak into the test process.
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+        monkeypatch.setenv("SERVICE_METRICS_DIR_PID", "")
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         spec = importlib.util.spec_from_file_location("gunicorn_conf_under_test", GUNICORN_CONF)
@@ -47,11 +50,12 @@ def test_defaults_follow_the_contract(load_conf: LoadConf) -> None:
     assert conf.threads == 4
     assert (conf.timeout, conf.graceful_timeout) == (30, 30)
     assert conf.loglevel == "info"
-    access = conf.logconfig_dict["handlers"]["access_file"]
-    assert access["class"] == "concurrent_log_handler.ConcurrentRotatingFileHandler"
-    assert (access["maxBytes"], access["backupCount"]) == (50 * 1024 * 1024, 10)
+    access = conf.logconfig_dict["handlers"]["access"]
+    assert access["()"] is conf.observability.QueuedHandler
+    assert (access["max_bytes"], access["backup_count"]) == (50 * 1024 * 1024, 10)
     assert Path(access["filename"]).name == "access.log"
-    assert Path(conf.logconfig_dict["handlers"]["app_file"]["filename"]).name == "app.log"
+    assert Path(conf.logconfig_dict["handlers"]["app"]["filename"]).name == "app.log"
+    assert (conf.metrics_port, conf.metrics_address) == (9464, "0.0.0.0")  # noqa: S104 (the value, not a bind)
 
 
 def test_env_vars_override_the_defaults(load_conf: LoadConf) -> None:
@@ -67,8 +71,8 @@ def test_env_vars_override_the_defaults(load_conf: LoadConf) -> None:
     )
     assert (conf.workers, conf.worker_class, conf.threads) == (7, "gthread", 4)
     assert (conf.timeout, conf.graceful_timeout, conf.loglevel) == (60, 0, "warning")
-    app_file = conf.logconfig_dict["handlers"]["app_file"]
-    assert (app_file["maxBytes"], app_file["backupCount"]) == (1000, 3)
+    app_file = conf.logconfig_dict["handlers"]["app"]
+    assert (app_file["max_bytes"], app_file["backup_count"]) == (1000, 3)
 
 
 def write(path: Path, text: str) -> None:
@@ -149,6 +153,7 @@ def test_the_config_imports_neither_flask_nor_the_app(tmp_path: Path) -> None:
         ),
         ("LOG_MAX_BYTES", "50MB", "LOG_MAX_BYTES='50MB' is not a whole number"),
         ("LOG_BACKUP_COUNT", "0", "LOG_BACKUP_COUNT='0' is too small"),
+        ("METRICS_PORT", "9464x", "METRICS_PORT='9464x' is not a whole number"),
     ],
 )
 def test_gunicorn_refuses_a_bad_setting_naming_it_and_what_is_allowed(

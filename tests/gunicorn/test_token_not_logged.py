@@ -45,3 +45,4 @@ def test_a_query_string_token_is_refused_and_redacted_from_every_log(start_serve
     assert "GET /api/v1/users/me?access_token=[redacted] HTTP/1.1" in access
     assert "GET /api/v1/users/me?t=[redacted]&n=1 HTTP/1.1" in access
     assert '"https://app.example/cb?access_token=[redacted]"' in access
+    assert '"path": "/api/v1/users/me?t=[redacted]&n=1"' in access

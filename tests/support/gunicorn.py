@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -62,6 +63,10 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['METRICS_PORT']}/metrics"
+
     def worker_pids(self) -> set[int]:
         return child_pids(self.process.pid)
 
@@ -102,13 +107,18 @@ def start_gunicorn(tmp_dir: Path, data_dir: Path, **env_overrides: str) -> Serve
     """Start gunicorn with the shipped config; only the bind is overridden (-b), to a free local port."""
     port = free_port()
     log_dir = tmp_dir / "logs"
-    inherited = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    private = ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "SERVICE_METRICS_DIR_PID")
+    inherited = {name: value for name, value in os.environ.items() if name not in private}
     env = {
         **inherited,
         "RUNTIME_ENV": "test",
         "LOG_DIR": str(log_dir),
         "DATA_DIR": str(data_dir),
         "GUNICORN_WORKERS": "2",
+        # Metrics on another free loopback port; the master makes its own sample directory.
+        "METRICS_PORT": str(free_port()),
+        "METRICS_ADDRESS": "127.0.0.1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_dir / "metrics"),
         **env_overrides,
     }
     stdout_path = tmp_dir / "gunicorn-output.txt"
@@ -134,6 +144,19 @@ def stop(server: Server) -> None:
             os.killpg(server.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def json_log_lines(text: str) -> list[dict[str, object]]:
+    """Every line of a log as the JSON object it must be; fails naming the first line that is not one."""
+    records = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            pytest.fail(f"not a JSON log line: {line!r}")
+        assert isinstance(record, dict), line
+        records.append(record)
+    return records
 
 
 StartServer = Callable[..., Server]

@@ -1,0 +1,234 @@
+"""JSON log lines and the Prometheus side of gunicorn: shared by gunicorn.conf.py and the service.
+
+Only the standard library, python-json-logger and (inside functions) prometheus_client: the gunicorn
+master uses this module before the gevent worker monkey-patches, so it must not import Flask or the app.
+
+Logging without a file lock on the request path: in a worker, a log record is formatted to its JSON
+line on the thread that logs it (which knows the request) and put on an in-memory queue; one writer
+thread per process takes the lines off and writes them to stdout and to the rotating file. The file
+handler still locks the file, so several workers rotate one file without losing lines, but only the
+writer thread waits for that lock. The master writes directly: it serves no requests, and a writer
+thread alive in it while it forks a worker could leave the worker a stdout lock held forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+# Renamed to the names the operations guide and the log queries use.
+_RENAMED = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
+# Where the service tells the formatter the request being served: request_id, user_id, client, route.
+ContextProvider = Callable[[], dict[str, Any]]
+_context_provider: ContextProvider | None = None
+
+
+def set_context_provider(provider: ContextProvider) -> None:
+    global _context_provider
+    _context_provider = provider
+
+
+class JsonLineFormatter(JsonFormatter):
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message, pid, plus the request's
+    fields when a request is being served and any `extra` fields (gunicorn's access lines)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s %(process)d", rename_fields=_RENAMED)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{seconds}.{int(record.msecs):03d}Z"
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        if _context_provider is not None:
+            for key, value in _context_provider().items():
+                log_data.setdefault(key, value)
+
+
+def json_formatter() -> logging.Formatter:
+    return JsonLineFormatter()
+
+
+# Set in each gunicorn worker right after the fork (post_fork): from then on its records are queued.
+_queue_this_process = False
+_queued_handlers: list[QueuedHandler] = []
+_writer_start = threading.Lock()  # only ever taken in workers, never while the master forks
+
+
+def queue_log_records() -> None:
+    global _queue_this_process
+    _queue_this_process = True
+
+
+def _plain(target: logging.Handler) -> logging.Handler:
+    target.setFormatter(logging.Formatter("%(message)s"))  # the line arrives already formatted
+    return target
+
+
+class QueuedHandler(logging.Handler):
+    """Formats each record to its JSON line and hands it to this process's writer thread (see above)."""
+
+    def __init__(self, filename: str, max_bytes: int, backup_count: int, stream: Any = None) -> None:
+        super().__init__()
+        # Imported here so that merely loading this module stays cheap for the master's other users.
+        from concurrent_log_handler import ConcurrentRotatingFileHandler
+
+        self.setFormatter(JsonLineFormatter())
+        self.targets: list[logging.Handler] = [
+            _plain(logging.StreamHandler(sys.stdout if stream is None else stream)),
+            _plain(
+                ConcurrentRotatingFileHandler(
+                    filename, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
+                )
+            ),
+        ]
+        self._queue: queue.SimpleQueue[logging.LogRecord | None] | None = None
+        self._writer: threading.Thread | None = None
+        self._pid = 0
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # No handler lock: formatting needs none, and the queue is thread-safe.
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = logging.makeLogRecord({"msg": self.format(record), "levelno": record.levelno})
+        except Exception:
+            self.handleError(record)
+            return
+        if not _queue_this_process:
+            self._write(line)
+            return
+        if self._pid != os.getpid():
+            self._start_writer()
+        assert self._queue is not None
+        self._queue.put(line)
+
+    def _write(self, line: logging.LogRecord) -> None:
+        for target in self.targets:
+            target.handle(line)
+
+    def _start_writer(self) -> None:
+        with _writer_start:
+            if self._pid == os.getpid():  # another thread of this worker was first
+                return
+            self._queue = queue.SimpleQueue()
+            self._writer = threading.Thread(target=self._drain, args=(self._queue,), daemon=True)
+            self._writer.name = "log-writer"
+            self._writer.start()
+            _queued_handlers.append(self)
+            self._pid = os.getpid()  # last: other threads use the queue once they see this
+
+    def _drain(self, lines: queue.SimpleQueue[logging.LogRecord | None]) -> None:
+        while (line := lines.get()) is not None:
+            self._write(line)
+
+    def stop_writer(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then end the writer thread (a worker calls this as it exits)."""
+        if self._writer is not None and self._queue is not None and self._pid == os.getpid():
+            self._queue.put(None)
+            self._writer.join(timeout)
+            self._writer = None
+
+    def close(self) -> None:
+        self.stop_writer()
+        for target in self.targets:
+            target.close()
+        super().close()
+
+
+def flush_log_queues() -> None:
+    for handler in _queued_handlers:
+        handler.stop_writer()
+
+
+# ---- metrics ------------------------------------------------------------------------------------------
+
+BUILD_INFO_ENV = {"version": "SERVICE_VERSION", "revision": "SERVICE_REVISION", "image": "IMAGE_REF"}
+
+
+def build_info(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """What is running: the version and revision baked in at build time, and the image reference the
+    deploy passes (a digest); 'unknown' for what was not given."""
+    env = os.environ if environ is None else environ
+    return {key: env.get(name, "").strip() or "unknown" for key, name in BUILD_INFO_ENV.items()}
+
+
+_DIR_OWNER = "SERVICE_METRICS_DIR_PID"
+
+
+def prepare_multiprocess_dir(environ: dict[str, str] | Any = os.environ) -> Path:
+    """PROMETHEUS_MULTIPROC_DIR, made (in tmpfs when there is one) when unset, emptied of old samples.
+
+    Set before any worker imports prometheus_client, which reads it at import.
+    """
+    import tempfile
+
+    configured = environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if configured and environ.get(_DIR_OWNER) == str(os.getpid()):
+        return Path(configured)  # gunicorn re-reads its config on HUP: keep the live workers' files
+    environ[_DIR_OWNER] = str(os.getpid())
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # samples of a previous run would be added to this one's
+            stale.unlink()
+    else:
+        shm = Path("/dev/shm")  # noqa: S108 (a private directory made by mkdtemp)
+        parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+        directory = Path(tempfile.mkdtemp(prefix="prometheus-", dir=parent))
+        environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
+
+
+def _build_info_collector(info: dict[str, str]) -> Any:
+    from prometheus_client.core import GaugeMetricFamily
+
+    class BuildInfo:
+        def collect(self) -> Iterable[Any]:
+            family = GaugeMetricFamily(
+                "service_build_info",
+                "The running build: 1, labelled with version, revision and image",
+                labels=list(info),
+            )
+            family.add_metric(list(info.values()), 1)
+            yield family
+
+    return BuildInfo()
+
+
+def start_metrics_server(address: str, port: int) -> Any:
+    """Serve /metrics on its own port from the master: the sum over every worker's sample files.
+
+    The master serves no requests, so this answers even when every worker is busy.
+    """
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    registry.register(_build_info_collector(build_info()))
+    server, _thread = start_http_server(port, addr=address, registry=registry)
+    return server
+
+
+def forget_worker(pid: int) -> None:
+    """A worker exited: drop its live gauges (in-flight, hashing); its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
