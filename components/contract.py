@@ -13,6 +13,8 @@ PROJECT = "microservice-model"  # the Pulumi project, the Deployment/Service nam
 # The image
 APP_UID = 10001  # the image's `app` user (and group): everything writable belongs to it
 SERVICE_PORT = 8000  # gunicorn inside the image (EXPOSE 8000)
+METRICS_PORT = 9464  # Prometheus /metrics of all workers (METRICS_PORT); never published, never in a Service
+METRICS_PATH = "/metrics"
 LOG_MOUNT = "/app/logs"  # LOG_DIR: access.log and app.log
 DATA_MOUNT = "/app/data"  # DATA_DIR: the embedded SQLite database
 HEALTHCHECK = ("python", "/app/healthcheck.py")  # the image's HEALTHCHECK command

@@ -57,7 +57,13 @@ class ServiceImage(pulumi.ComponentResource):
             build=docker.DockerBuildArgs(
                 context=BUILD_CONTEXT,
                 dockerfile=DOCKERFILE,
-                args={"BASE_IMAGE": image.base_image, "PIP_INDEX_URL": image.pip_index_url},
+                # VERSION: what /version and service_build_info report (the image's digest comes
+                # at deploy time, as IMAGE_REF: a build cannot know its own digest).
+                args={
+                    "BASE_IMAGE": image.base_image,
+                    "PIP_INDEX_URL": image.pip_index_url,
+                    "VERSION": image.tag,
+                },
                 # Empty is NOT the engine's platform: the provider then builds for the OS/arch of the
                 # machine running Pulumi (GOOS/GOARCH, pulumi-docker's DockerBuild.platform). Settings
                 # require it wherever those can differ (a remote dockerHost, the kubernetes target).

@@ -63,6 +63,9 @@ class DockerApi(pulumi.ComponentResource):
         settings = args.settings
         envs: list[pulumi.Input[str]] = [f"{key}={value}" for key, value in args.env.plain.items()]
         envs += [pulumi.Output.concat(key, "=", value) for key, value in args.env.secret.items()]
+        # The image by digest, for /version and service_build_info. The metrics port (METRICS_PORT)
+        # is deliberately not in `ports`: reachable from the container network, not from the host.
+        envs.append(pulumi.Output.concat("IMAGE_REF=", args.image_ref))
         container = docker.Container(
             f"{name}-container",
             name=settings.container_name,

@@ -11,6 +11,8 @@ from components.contract import (
     API_COMPONENT,
     COMPONENT_LABEL,
     LIVENESS_PATH,
+    METRICS_PATH,
+    METRICS_PORT,
     PROJECT,
     PUBLIC_PORT,
     READINESS_PATH,
@@ -30,6 +32,13 @@ PREVIOUS = pulumi.Alias(name="service", type_="microservice-model:index:Kubernet
 # pulumi/pulumi-kubernetes#4242 (2026) read it; this annotation is honoured by every 3.x/4.x provider
 # and takes precedence (tests/deploy/test_real_cluster.py: 4.25.0 ignores the provider option).
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
+
+
+SCRAPE_ANNOTATIONS = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": str(METRICS_PORT),
+    "prometheus.io/path": METRICS_PATH,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +82,8 @@ class KubernetesApi(pulumi.ComponentResource):
                 ),
                 revision_history_limit=5,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=selector),
+                    # The usual scrape annotations: Prometheus scrapes each pod's metrics port directly.
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=selector, annotations=SCRAPE_ANNOTATIONS),
                     spec=k8s.core.v1.PodSpecArgs(
                         # Longer than gunicorn's graceful timeout, so in-flight requests drain.
                         termination_grace_period_seconds=args.termination_grace_seconds,
@@ -84,9 +94,15 @@ class KubernetesApi(pulumi.ComponentResource):
                                 name="service",
                                 image=args.image_ref,
                                 ports=[
-                                    k8s.core.v1.ContainerPortArgs(name="http", container_port=SERVICE_PORT)
+                                    k8s.core.v1.ContainerPortArgs(name="http", container_port=SERVICE_PORT),
+                                    # Named for a ServiceMonitor/PodMonitor; not in the Service below.
+                                    k8s.core.v1.ContainerPortArgs(
+                                        name="metrics", container_port=METRICS_PORT
+                                    ),
                                 ],
                                 env_from=pod.env_from(args.env),
+                                # The image by digest, for /version and service_build_info.
+                                env=[k8s.core.v1.EnvVarArgs(name="IMAGE_REF", value=args.image_ref)],
                                 readiness_probe=k8s.core.v1.ProbeArgs(
                                     http_get=http(path=READINESS_PATH, port=SERVICE_PORT),
                                     period_seconds=5,

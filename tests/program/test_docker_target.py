@@ -42,7 +42,7 @@ def test_image_is_built_from_app_with_the_contract_build_args_and_kept_local(tes
     assert image.input("build") == {
         "context": "app",
         "dockerfile": "app/Dockerfile",
-        "args": {"BASE_IMAGE": "python:3.12-slim", "PIP_INDEX_URL": ""},
+        "args": {"BASE_IMAGE": "python:3.12-slim", "PIP_INDEX_URL": "", "VERSION": "test"},
         "target": "runtime",
         "builderVersion": "BuilderBuildKit",  # said explicitly (components/image.py says why)
     }
@@ -80,6 +80,7 @@ def test_container_mounts_the_stack_log_dir_at_app_logs_and_a_named_volume_at_ap
 def test_container_env_sets_runtime_env_test(test_stack: ProgramRun) -> None:
     envs = test_stack.one(CONTAINER).input("envs")
     assert "RUNTIME_ENV=test" in envs
+    assert f"IMAGE_REF={image_ref(test_stack)}" in envs  # /version names the image by digest
     assert "GUNICORN_GRACEFUL_TIMEOUT=30" in envs
 
 

@@ -16,6 +16,8 @@ from components.contract import (
     APP_UID,
     LIVENESS_PATH,
     LOG_MOUNT,
+    METRICS_PATH,
+    METRICS_PORT,
     MIGRATION_COMMAND,
     PUBLIC_PORT,
     READINESS_PATH,
@@ -128,7 +130,10 @@ def test_deployment_probes_readiness_on_readyz_and_liveness_on_healthz(prod_stac
     container = main_container(prod_stack.one(DEPLOYMENT))
     assert container["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": SERVICE_PORT}
     assert container["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": SERVICE_PORT}
-    assert container["ports"] == [{"name": "http", "containerPort": SERVICE_PORT}]
+    assert container["ports"] == [
+        {"name": "http", "containerPort": SERVICE_PORT},
+        {"name": "metrics", "containerPort": METRICS_PORT},
+    ]
 
 
 def test_deployment_sets_resources_and_runs_as_the_non_root_image_user(prod_stack: ProgramRun) -> None:
@@ -193,6 +198,21 @@ def test_service_maps_port_8083_to_target_port_8000(prod_stack: ProgramRun) -> N
     ]
     pod_labels = prod_stack.one(DEPLOYMENT).input("spec")["template"]["metadata"]["labels"]
     assert spec["selector"] == pod_labels
+
+
+def test_pods_are_scraped_on_their_metrics_port_which_the_service_does_not_expose(
+    prod_stack: ProgramRun,
+) -> None:
+    template = prod_stack.one(DEPLOYMENT).input("spec")["template"]
+    assert template["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(METRICS_PORT),
+        "prometheus.io/path": METRICS_PATH,
+    }
+    service_ports = prod_stack.one(SERVICE).input("spec")["ports"]
+    assert METRICS_PORT not in {port["targetPort"] for port in service_ports}
+    container = main_container(prod_stack.one(DEPLOYMENT))
+    assert container["env"] == [{"name": "IMAGE_REF", "value": container["image"]}]
 
 
 def test_pod_disruption_budget_keeps_all_but_one_pod(prod_stack: ProgramRun) -> None:
