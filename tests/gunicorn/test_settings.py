@@ -120,7 +120,7 @@ def test_the_config_imports_neither_flask_nor_the_app(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", check, str(GUNICORN_CONF)],
-        env={**os.environ, "LOG_DIR": str(tmp_path)},
+        env={**os.environ, "LOG_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")},
         capture_output=True,
         text=True,
         timeout=60,

@@ -33,7 +33,7 @@ def test_image_declares_cmd_expose_healthcheck_user_workdir_and_env(
     config = docker_api.images.get(service_image).attrs["Config"]
     assert config["Cmd"] == ["gunicorn", "--config", "/app/gunicorn.conf.py"]
     assert config.get("Entrypoint") is None
-    assert set(config["ExposedPorts"]) == {"8000/tcp"}
+    assert set(config["ExposedPorts"]) == {"8000/tcp", "9464/tcp"}  # the service, the metrics
     assert config["Healthcheck"]["Test"] == ["CMD", "python", "/app/healthcheck.py"]
     # interval/timeout/start period in nanoseconds; a start period leaves room for the first boot.
     assert config["Healthcheck"]["Interval"] == 10 * 10**9
@@ -45,6 +45,8 @@ def test_image_declares_cmd_expose_healthcheck_user_workdir_and_env(
     assert env["PYTHONUNBUFFERED"] == "1"
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["FLASK_APP"] == "service"
+    # No VERSION/REVISION build args here: /version says so rather than guess.
+    assert (env["SERVICE_VERSION"], env["SERVICE_REVISION"]) == ("unknown", "unknown")
     assert env["PATH"].split(":")[0] == "/opt/venv/bin"
     assert config["Labels"]["org.opencontainers.image.title"] == "microservice.model"
 

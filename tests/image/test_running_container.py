@@ -6,6 +6,7 @@ and the one that migrates is the only one that changes its database.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import uuid
@@ -103,6 +104,9 @@ def test_access_and_app_log_lines_land_in_the_host_log_dir(
     app_log = host_log_dir / "app.log"
     assert app_log.exists(), sorted(p.name for p in host_log_dir.iterdir())
     assert "Booting worker" in app_log.read_text(errors="replace")
+    for path in (access_log, app_log):  # one JSON object per line, in the files as on stdout
+        for line in path.read_text(errors="replace").splitlines():
+            assert isinstance(json.loads(line), dict), line
     # Written by the service's user, which is why a deploy must chown the host dir to it.
     assert access_log.stat().st_uid == SERVICE_UID
 
@@ -132,3 +136,19 @@ def test_killed_worker_is_replaced_by_the_gunicorn_master(service_container: Any
 
     wait_until(replaced, timeout=30, what=f"the master to replace killed worker {victim}")
     assert http_get(f"{BASE_URL}/healthz").status_code == 200
+
+
+def test_metrics_answer_inside_the_container_but_are_not_published(service_container: Any) -> None:
+    script = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:9464/metrics').read().decode())"
+    metrics = exec_ok(service_container, ["python", "-c", script])
+    assert 'http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
+    assert 'service_build_info{image="unknown",revision="unknown",version="unknown"} 1.0' in metrics
+    service_container.reload()
+    published = service_container.attrs["NetworkSettings"]["Ports"]
+    assert published.get("8000/tcp"), published
+    assert not published.get("9464/tcp"), f"the metrics port is published on the host: {published}"
+    assert http_get(f"{BASE_URL}/version").json() == {
+        "image": "unknown",
+        "revision": "unknown",
+        "version": "unknown",
+    }
