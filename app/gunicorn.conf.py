@@ -100,7 +100,17 @@ def log_config(
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "handlers": {"app": queued("app.log"), "access": queued("access.log")},
+        "formatters": {"json": {"()": observability.JsonLineFormatter}},
+        "handlers": {
+            "app": queued("app.log"),
+            "access": queued("access.log"),
+            # Unused here; bench/gunicorn-variants/access_log_stdout_only.py logs access lines only to it.
+            "stdout_access": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            },
+        },
         "root": {"level": level.upper(), "handlers": ["app"]},
         "loggers": {
             # Named so gunicorn's defaults for them are replaced, not added to.
