@@ -152,6 +152,19 @@ class KubernetesApi(pulumi.ComponentResource):
             ),
             opts=after_deployment,
         )
+        if settings.metrics_monitor == "PodMonitor":
+            # Needs the Prometheus Operator's CRDs; off by default (the annotations serve other setups).
+            k8s.apiextensions.CustomResource(
+                f"{name}-pod-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="PodMonitor",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=PROJECT, namespace=namespace, labels=selector),
+                spec={
+                    "selector": {"matchLabels": selector},
+                    "podMetricsEndpoints": [{"port": "metrics", "path": METRICS_PATH}],
+                },
+                opts=after_deployment,
+            )
         self.deployment_name = deployment.metadata.name
         self.service_name = service.metadata.name
         self.url = pulumi.Output.concat(

@@ -60,6 +60,7 @@ class KubernetesSettings:
     namespace: str
     replicas: int
     service_type: str
+    metrics_monitor: str  # "none" or "PodMonitor"
     cpu_request: str
     cpu_limit: str
     memory_request: str

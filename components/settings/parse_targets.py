@@ -9,6 +9,7 @@ from components.settings.model import DockerSettings, KubernetesSettings
 from components.settings.rules import (
     DNS_LABEL,
     DOCKER_HOST_SCHEMES,
+    METRICS_MONITORS,
     RESTART_POLICIES,
     SERVICE_TYPES,
     SUFFIX,
@@ -91,6 +92,7 @@ def kubernetes_settings(problems: list[str], raw: Raw) -> KubernetesSettings:
         namespace=namespace,
         replicas=int_in_range(problems, "replicas", raw("replicas"), 1, 50),
         service_type=one_of(problems, "serviceType", raw("serviceType"), SERVICE_TYPES),
+        metrics_monitor=one_of(problems, "metricsMonitor", raw("metricsMonitor"), METRICS_MONITORS),
         cpu_request=raw("cpuRequest"),
         cpu_limit=raw("cpuLimit"),
         memory_request=raw("memoryRequest"),

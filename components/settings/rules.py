@@ -16,6 +16,8 @@ TARGETS: tuple[Target, ...] = ("docker", "kubernetes")
 RUNTIME_ENVS = ("test", "prod")
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+# PodMonitor (Prometheus Operator) scrapes the pods' named metrics port without any Service exposing it.
+METRICS_MONITORS = ("none", "PodMonitor")
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
 LOCAL_DOCKER_SCHEMES = ("unix://", "npipe://")  # an engine on the machine running Pulumi
 DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")

@@ -40,6 +40,7 @@ from tests.support.resource_types import (
 )
 
 KUBERNETES_VERSION = "1.34.0"
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 
 
 def image_ref(run: ProgramRun) -> str:
@@ -213,6 +214,17 @@ def test_pods_are_scraped_on_their_metrics_port_which_the_service_does_not_expos
     assert METRICS_PORT not in {port["targetPort"] for port in service_ports}
     container = main_container(prod_stack.one(DEPLOYMENT))
     assert container["env"] == [{"name": "IMAGE_REF", "value": container["image"]}]
+
+
+def test_a_pod_monitor_scrapes_the_metrics_port_when_the_stack_asks_for_one(prod_stack: ProgramRun) -> None:
+    assert prod_stack.of_type(POD_MONITOR) == []  # default: none
+    stack = run_program("prod", overrides={"metricsMonitor": "PodMonitor"})
+    monitor = stack.one(POD_MONITOR)
+    pod_labels = stack.one(DEPLOYMENT).input("spec")["template"]["metadata"]["labels"]
+    assert monitor.input("spec") == {
+        "selector": {"matchLabels": pod_labels},
+        "podMetricsEndpoints": [{"port": "metrics", "path": METRICS_PATH}],
+    }
 
 
 def test_pod_disruption_budget_keeps_all_but_one_pod(prod_stack: ProgramRun) -> None:

@@ -96,6 +96,11 @@ BAD_VALUES = [
         "ExternalName",
         "serviceType = 'ExternalName' is not allowed: expected one of 'ClusterIP'",
     ),
+    (
+        "metricsMonitor",
+        "ServiceMonitors",
+        "metricsMonitor = 'ServiceMonitors' is not allowed: expected one of",
+    ),
     ("cpuRequest", "lots", "cpuRequest = 'lots' is not allowed: expected CPU cores like 250m"),
     ("memoryLimit", "1GB", "memoryLimit = '1GB' is not allowed: expected memory like 256Mi"),
     ("cpuRequest", "2", "cpuRequest = '2' is not allowed: it must not exceed cpuLimit '1'"),
