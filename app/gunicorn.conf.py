@@ -252,6 +252,10 @@ def worker_exit(server: Any, worker: Any) -> None:
     observability.flush_log_queues()  # the lines still queued reach the files before the worker ends
 
 
+def on_exit(server: Any) -> None:
+    observability.remove_multiprocess_dir()  # only a directory this start made, never a configured one
+
+
 def child_exit(server: Any, worker: Any) -> None:
     # In the master, for a worker that exited or was killed: its live gauges leave the sums.
     observability.forget_worker(worker.pid)

@@ -19,6 +19,7 @@ import queue
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -61,15 +62,17 @@ def json_formatter() -> logging.Formatter:
     return JsonLineFormatter()
 
 
-# Set in each gunicorn worker right after the fork (post_fork): from then on its records are queued.
-_queue_this_process = False
-_queued_handlers: list[QueuedHandler] = []
-_writer_start = threading.Lock()  # only ever taken in workers, never while the master forks
+_handlers: weakref.WeakSet[QueuedHandler] = weakref.WeakSet()
 
 
 def queue_log_records() -> None:
-    global _queue_this_process
-    _queue_this_process = True
+    """Called in each gunicorn worker right after the fork (post_fork): start its writer threads.
+
+    Now, before the gevent worker monkey-patches: its writers are then real threads blocking on a real
+    queue, never greenlets (a lock held across a greenlet switch there could stop the worker).
+    """
+    for handler in list(_handlers):
+        handler.start_writer()
 
 
 def _plain(target: logging.Handler) -> logging.Handler:
@@ -96,7 +99,8 @@ class QueuedHandler(logging.Handler):
         ]
         self._queue: queue.SimpleQueue[logging.LogRecord | None] | None = None
         self._writer: threading.Thread | None = None
-        self._pid = 0
+        self._pid = 0  # the process whose writer thread is running; the master has none
+        _handlers.add(self)
 
     def handle(self, record: logging.LogRecord) -> bool:
         # No handler lock: formatting needs none, and the queue is thread-safe.
@@ -111,28 +115,22 @@ class QueuedHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        if not _queue_this_process:
-            self._write(line)
+        if self._queue is None or self._pid != os.getpid():
+            self._write(line)  # the master, or a worker before post_fork
             return
-        if self._pid != os.getpid():
-            self._start_writer()
-        assert self._queue is not None
-        self._queue.put(line)
+        self._queue.put(line)  # unbounded: never blocks the caller
 
     def _write(self, line: logging.LogRecord) -> None:
         for target in self.targets:
             target.handle(line)
 
-    def _start_writer(self) -> None:
-        with _writer_start:
-            if self._pid == os.getpid():  # another thread of this worker was first
-                return
-            self._queue = queue.SimpleQueue()
-            self._writer = threading.Thread(target=self._drain, args=(self._queue,), daemon=True)
-            self._writer.name = "log-writer"
-            self._writer.start()
-            _queued_handlers.append(self)
-            self._pid = os.getpid()  # last: other threads use the queue once they see this
+    def start_writer(self) -> None:
+        self._queue = queue.SimpleQueue()
+        self._writer = threading.Thread(
+            target=self._drain, args=(self._queue,), name="log-writer", daemon=True
+        )
+        self._writer.start()
+        self._pid = os.getpid()  # last: emit() uses the queue once this says it is this process's
 
     def _drain(self, lines: queue.SimpleQueue[logging.LogRecord | None]) -> None:
         while (line := lines.get()) is not None:
@@ -141,6 +139,7 @@ class QueuedHandler(logging.Handler):
     def stop_writer(self, timeout: float = 5.0) -> None:
         """Write what is queued, then end the writer thread (a worker calls this as it exits)."""
         if self._writer is not None and self._queue is not None and self._pid == os.getpid():
+            self._pid = 0  # lines logged from now on are written directly
             self._queue.put(None)
             self._writer.join(timeout)
             self._writer = None
@@ -153,7 +152,7 @@ class QueuedHandler(logging.Handler):
 
 
 def flush_log_queues() -> None:
-    for handler in _queued_handlers:
+    for handler in list(_handlers):
         handler.stop_writer()
 
 
@@ -193,7 +192,19 @@ def prepare_multiprocess_dir(environ: dict[str, str] | Any = os.environ) -> Path
         parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
         directory = Path(tempfile.mkdtemp(prefix="prometheus-", dir=parent))
         environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+        _made_dirs.append(directory)
     return directory
+
+
+_made_dirs: list[Path] = []
+
+
+def remove_multiprocess_dir() -> None:
+    """At the master's exit: remove the sample directory it made (tmpfs is memory)."""
+    import shutil
+
+    for directory in _made_dirs:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _build_info_collector(info: dict[str, str]) -> Any:
