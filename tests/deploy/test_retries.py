@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,5 +134,9 @@ def test_removed_log_dir_is_made_again_by_the_next_run(deployer: StackDeployer, 
     assert log_dir_steps[0]["finished"] <= second.step(CONTAINER)["started"]
     assert log_dir.stat().st_uid == APP_UID
     wait_for_http(f"{BASE_URL}/healthz")
-    assert (log_dir / "access.log").stat().st_uid == APP_UID
-    assert "/healthz" in (log_dir / "access.log").read_text()
+    access_log = log_dir / "access.log"
+    deadline = time.monotonic() + 30  # gunicorn writes the line after the response went out
+    while not (access_log.exists() and "/healthz" in access_log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "/healthz" in access_log.read_text(), "the new container logs into the re-made dir"
+    assert access_log.stat().st_uid == APP_UID

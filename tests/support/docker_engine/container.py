@@ -175,6 +175,11 @@ class ContainerSpec:
             raise FailedToInitialise(str(container.id), exc) from exc
         return str(container.id)
 
+    def host_ports(self) -> list[int]:
+        """The host ports the container publishes."""
+        bindings = self.host_config_kwargs.get("port_bindings", {}).values()
+        return [binding[1] for binding in bindings if binding]
+
     def update_in_place(self, client: docker.DockerClient, container_id: str) -> None:
         """The provider's update (resourceDockerContainerUpdate): only the restart policy and the
         resource limits reach the running container (`docker update`); a changed healthcheck, wait or

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import docker
 import docker.errors
 
 from tests.support.docker_engine.declared import HARNESS_LABEL
+from tests.support.docker_engine.ports import wait_for_host_port_free
 from tests.support.stack_config import REPO_ROOT, stack_file_config
 
 STACK = "test"
@@ -94,6 +94,7 @@ class StackDeployer:
     ) -> StackRun:
         if wait_for_port:
             wait_for_port_8083_free(own_label=self.run_label)
+        options.setdefault("wait_for_port", wait_for_port)
         spec = {
             "project_dir": str(self.project_dir),
             "stack": STACK,
@@ -155,38 +156,8 @@ class StackDeployer:
 
 
 def wait_for_port_8083_free(own_label: str | None = None) -> None:
-    """The stack publishes 8083. Other suites (tests/image) publish it too: wait for it to be free
-    (or held by this deployer's own container), then fail naming the holder. Free also means the
-    engine let go of it: a container just force-removed can keep its port allocated (docker-proxy
-    still bound) for a moment, and a start then fails "port is already allocated"."""
-    deadline = time.monotonic() + 300
-    mine = {"label": f"{HARNESS_LABEL}={own_label}"} if own_label else None
-    while True:
-        own = {c.id for c in docker.from_env().containers.list(filters=mine)} if mine else set()
-        holders, own_holds = [], False
-        for container in docker.from_env().containers.list():
-            for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values():
-                if any(b["HostPort"] == str(HOST_PORT) for b in bindings or []):
-                    own_holds |= container.id in own
-                    if container.id not in own:
-                        holders.append(container.name)
-        if not holders and (own_holds or host_port_bindable()):
-            return
-        if time.monotonic() > deadline:
-            held = f"containers {holders}" if holders else "a host process"
-            raise AssertionError(f"port {HOST_PORT} is held by {held}; stop it first")
-        time.sleep(1)
-
-
-def host_port_bindable() -> bool:
-    """Nothing on the host listens on the port (no docker-proxy of a removed container, no process)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("0.0.0.0", HOST_PORT))  # noqa: S104 - where the stack publishes
-        except OSError:
-            return False
-    return True
+    """The stack publishes 8083; other suites may too: wait for it (ports.py)."""
+    wait_for_host_port_free(HOST_PORT, own_label)
 
 
 def make_deployer(

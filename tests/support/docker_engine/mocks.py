@@ -33,6 +33,7 @@ from tests.support.docker_engine.declared import (
     reveal,
 )
 from tests.support.docker_engine.diff import container_plan
+from tests.support.docker_engine.ports import wait_for_host_port_free
 from tests.support.docker_engine.resources import EngineResources
 from tests.support.resource_types import (
     COMMAND,
@@ -81,6 +82,7 @@ class DockerEngineMocks(EngineResources, Mocks):
     program_dir: Path
     previous_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     build_no_cache: bool = False
+    wait_for_port: bool = True  # before a container start, wait for its host ports (ports.py)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     built_images: list[dict[str, str]] = field(default_factory=list)
@@ -178,6 +180,9 @@ class DockerEngineMocks(EngineResources, Mocks):
         started = time.time()
         if prev is not None and reg.delete_before_replace:
             delete_container(client, prev["id"], prev["inputs"])
+        if self.wait_for_port:
+            for port in spec.host_ports():
+                wait_for_host_port_free(port, own_label=self.run_label, settle=0)
         deleted = time.time()
         try:
             container_id = spec.create_and_start(client, self.run_label)

@@ -58,6 +58,7 @@ def main(spec_path: str) -> None:
         program_dir=project_dir,
         previous_state=previous_state,
         build_no_cache=spec.get("build_no_cache", False),
+        wait_for_port=spec.get("wait_for_port", True),
     )
     set_mocks(mocks, project=PROJECT, stack=spec["stack"], preview=False, monitor=OrderingMonitor(mocks))
 
