@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from flask import g, request
 from werkzeug.datastructures import WWWAuthenticate
@@ -13,7 +14,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 from .extensions import db
 from .models import User
-from .security import InvalidToken, TokenSettings, subject_from_token
+from .security import InvalidToken, TokenSettings, TokenSubject, subject_from_token
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,23 +33,44 @@ def current_user() -> User:
     """
     if "user" in g:
         return g.user
+    subject = token_subject()
+    user = db.session.get(User, subject.user_id)
+    check_account(subject, user)
+    assert user is not None  # check_account refused a missing user
+    g.user = user
+    return user
+
+
+def token_subject() -> TokenSubject:
+    """The user id and token version the request's bearer token carries (signature, expiry, issuer
+    and audience checked); 401 when the token is missing or bad. The database is not read yet."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("missing bearer token (send 'Authorization: Bearer <token>')")
     try:
-        subject = subject_from_token(token.strip(), TokenSettings.from_app())
+        return subject_from_token(token.strip(), TokenSettings.from_app())
     except InvalidToken as error:
         raise _unauthorized(str(error)) from None
-    user = db.session.get(User, subject.user_id)
-    if user is None:
+
+
+class AccountState(Protocol):
+    """What the token check reads: a User, or the authorize query's row."""
+
+    @property
+    def token_version(self) -> str: ...
+    @property
+    def disabled_at(self) -> datetime | None: ...
+
+
+def check_account(subject: TokenSubject, account: AccountState | None) -> None:
+    """401 unless the account exists, still has the token's version and is not disabled."""
+    if account is None:
         raise _unauthorized("invalid token: the user no longer exists")
-    if not secrets.compare_digest(user.token_version.encode(), subject.token_version.encode()):
+    if not secrets.compare_digest(account.token_version.encode(), subject.token_version.encode()):
         raise _unauthorized("invalid token: revoked (password changed, user disabled or tokens revoked)")
-    if user.disabled_at is not None:
+    if account.disabled_at is not None:
         raise _unauthorized("invalid token: the user is disabled")
-    g.user = user
-    return user
 
 
 def require_permission(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
