@@ -50,7 +50,9 @@ class AuthorizeRow:
 
 def authorize_row(user_id: int, permission: str) -> AuthorizeRow | None:
     """The user's account state and whether they hold `permission`, or None when no such user."""
-    with db.engine.connect() as connection:
+    # AUTOCOMMIT: one SELECT is atomic on its own; without a transaction around it PostgreSQL is
+    # spared the BEGIN and the ROLLBACK the pool would send when the connection is returned.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         row = connection.execute(_AUTHORIZE, {"user_id": user_id, "permission": permission}).first()
     if row is None:
         return None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from service import ConfigError, create_app
-from service.config import load_config
+from service.config import engine_options, load_config
 from service.health import MIGRATIONS_DIR
 
 STRONG_KEY = "3f9c1a7e5b2d8046c1e97a3b5d20f4e8a6c3b9d1"
@@ -117,3 +117,10 @@ def test_no_cors_headers_without_cors_origins(tmp_path: Path) -> None:
     client = create_app({"DATA_DIR": str(tmp_path)}).test_client()
     response = client.get("/healthz", headers={"Origin": "https://a.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_only_postgresql_connections_are_pinged_before_use() -> None:
+    """Issue 15: the ping guards against a server that dropped the connection; a SQLite file cannot."""
+    postgres = engine_options("postgresql+psycopg://u@127.0.0.1/db", 5)
+    assert postgres == {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+    assert engine_options("sqlite:////data/service.db", 5) == {}
