@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             images = bench_images(base_image, counts["image_runs"], cleanup)
             data["image"] = images
             markdown += ["## Image", report.image_table(images), *report.image_verdict(images)]
+            markdown.append(report.above_base_verdict(images))
             cleanup.remove_all()
         if "serving" in args.only:
             from bench.image_bench import build_shipped_image
@@ -115,12 +116,14 @@ def main(argv: list[str] | None = None) -> int:
             print("== serving: gunicorn configs under wrk ==", flush=True)
             postgres_url = script_output("postgres-up.sh")
             shipped_image = build_shipped_image(base_image, cleanup)
-            serving, workers = bench_serving(shipped_image, postgres_url, plan, cleanup)
+            serving, workers, servers = bench_serving(shipped_image, postgres_url, plan, cleanup)
             data["serving"] = serving
             data["workers"] = workers
+            data["servers"] = servers
             pngs = plot_serving(serving, plots_dir)
             markdown += ["## Serving", f"workers: {workers}", report.serving_table(serving)]
             markdown += [*report.serving_verdict(serving), "plots: " + ", ".join(shown(p) for p in pngs)]
+            markdown += [report.server_table(servers), *report.server_verdict(servers)]
             cleanup.remove_all()
         if "deploy" in args.only:
             from bench.deploy_bench import bench_deploy

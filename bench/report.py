@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from bench.deploy_bench import DeployResult
 from bench.image_bench import ImageResult
 from bench.program_bench import ProgramResult
-from bench.serving_bench import LoadResult
+from bench.serving_bench import LoadResult, ServerResult
 
 SIZE_TARGET = 0.25  # shipped size at most a quarter of seed-style
 REBUILD_TARGET_S = 10.0
 RPS_TARGET = 1.5  # shipped authorize rps at least 1.5x the old config's
+CPU_MS_TARGET = 1.5  # container CPU per authorize request (issue 15)
+START_TARGET_S = 3.0  # container start to first 200 (issue 15, on a quiet machine)
+ABOVE_BASE_TARGET_MB = 60.0  # image size above the base (issue 15)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -61,12 +64,24 @@ def serving_table(results: list[LoadResult]) -> str:
             r.rps.fmt(0),
             r.p50_ms.fmt(1),
             r.p99_ms.fmt(1),
+            r.cpu_ms.fmt(2),
             f"{r.errors}/{r.requests}",
             f"{r.loadavg:.1f}",
         )
         for r in results
     ]
-    header = ("db", "endpoint", "config", "conc.", "rps", "p50 ms", "p99 ms", "errors/requests", "load")
+    header = (
+        "db",
+        "endpoint",
+        "config",
+        "conc.",
+        "rps",
+        "p50 ms",
+        "p99 ms",
+        "CPU ms/request",
+        "errors/requests",
+        "load",
+    )
     return table(header, rows)
 
 
@@ -89,12 +104,41 @@ def serving_verdict(results: list[LoadResult]) -> list[str]:
             continue
         ratio = r.rps.median / old.rps.median
         met = ratio >= RPS_TARGET and r.p99_ms.median < old.p99_ms.median
+        cpu_met = r.cpu_ms.median <= CPU_MS_TARGET
         lines.append(
             f"{r.database} authorize c={r.concurrency}: shipped {r.rps.median:.0f} rps / old "
             f"{old.rps.median:.0f} rps = {ratio:.2f}x (target >= {RPS_TARGET}x); "
-            f"p99 {r.p99_ms.median:.1f} vs {old.p99_ms.median:.1f} ms: {'MET' if met else 'NOT MET'}"
+            f"p99 {r.p99_ms.median:.1f} vs {old.p99_ms.median:.1f} ms: {'MET' if met else 'NOT MET'}; "
+            f"CPU {r.cpu_ms.median:.2f} vs {old.cpu_ms.median:.2f} ms/request "
+            f"(target <= {CPU_MS_TARGET}): {'MET' if cpu_met else 'NOT MET'}"
         )
     return lines
+
+
+def server_table(results: list[ServerResult]) -> str:
+    rows = [
+        (r.database, r.config, r.start_s.fmt(2), r.rss_idle_mb.fmt(0), r.rss_load_mb.fmt(0)) for r in results
+    ]
+    header = ("db", "config", "start to first 200 s", "RSS idle MiB", "RSS after load MiB")
+    return table(header, rows)
+
+
+def server_verdict(results: list[ServerResult]) -> list[str]:
+    return [
+        f"{r.database} {r.config}: start to first 200 {r.start_s.median:.2f} s "
+        f"(target <= {START_TARGET_S:.0f} s on a quiet machine): "
+        f"{'MET' if r.start_s.median <= START_TARGET_S else 'NOT MET'}"
+        for r in results
+        if r.config.startswith("shipped (")
+    ]
+
+
+def above_base_verdict(results: list[ImageResult]) -> str:
+    shipped = next(r for r in results if r.kind == "shipped")
+    above = shipped.size_mb - shipped.base_mb
+    met = above < ABOVE_BASE_TARGET_MB
+    verdict = "MET" if met else "NOT MET"
+    return f"shipped image {above:.1f} MB above the base (target < {ABOVE_BASE_TARGET_MB:.0f}): {verdict}"
 
 
 def deploy_table(results: list[DeployResult]) -> str:

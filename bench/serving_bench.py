@@ -13,11 +13,13 @@ import re
 import secrets
 import socket
 import statistics
+import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cgroup import ContainerCgroup
 from bench.common import BENCH_DIR, BenchError, Cleanup, Spread, label_args, run, wait_for_status
 
 OLD_CONF = BENCH_DIR / "seed-style" / "docker" / "gunicorn.conf"
@@ -69,6 +71,19 @@ class LoadResult:
     errors: int  # summed over the runs: socket errors + non-2xx answers
     requests: int
     loadavg: float  # mean 1-minute load average at the start of the cell's runs: how busy the machine was
+    # The container's CPU (cgroup counter) per request: steady on a loaded machine, unlike rps.
+    cpu_ms: Spread = field(default_factory=lambda: Spread([0.0]))
+
+
+@dataclass
+class ServerResult:
+    """One configuration's start-up and memory, over the rounds."""
+
+    database: str
+    config: str
+    start_s: Spread  # `docker run` until /healthz first answers 200
+    rss_idle_mb: Spread  # the container's RSS (cgroup) once serving, before any load
+    rss_load_mb: Spread  # ... right after its last measured load run
 
 
 @dataclass
@@ -171,6 +186,18 @@ def worker_summary(container: str) -> str:
     return f"{worker.group(1) if worker else '?'} x{booted}"
 
 
+def settled_workers(container: str, timeout_s: float = 20.0) -> str:
+    """worker_summary once no more workers boot: the first 200 may come from the first worker alone."""
+    summary, deadline = worker_summary(container), time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        latest = worker_summary(container)
+        if latest == summary:
+            break
+        summary = latest
+    return summary
+
+
 def wrk(port: int, endpoint: str, token: str, concurrency: int, duration_s: int) -> dict[str, int]:
     """One wrk run; returns the numbers request.lua's done() printed."""
     method, path = ENDPOINTS[endpoint]
@@ -193,6 +220,7 @@ def summarize(
     concurrency: int,
     samples: list[dict[str, int]],
     load: float,
+    cpu_seconds: list[float],
 ) -> LoadResult:
     """One table row from the wrk runs of one cell."""
     rps = [s["requests"] / (s["duration_us"] / 1e6) for s in samples]
@@ -208,6 +236,9 @@ def summarize(
         errors=errors,
         requests=sum(s["requests"] for s in samples),
         loadavg=load,
+        cpu_ms=Spread(
+            [cpu * 1000 / max(s["requests"], 1) for cpu, s in zip(cpu_seconds, samples, strict=True)]
+        ),
     )
 
 
@@ -244,8 +275,9 @@ def configs_to_compare(default_class: str, all_configs: bool) -> list[GunicornCo
 
 def bench_serving(
     image: str, postgres_url: str, plan: ServingPlan, cleanup: Cleanup
-) -> tuple[list[LoadResult], dict[str, str]]:
-    """Every configuration x database x endpoint x concurrency. Returns results and worker summaries."""
+) -> tuple[list[LoadResult], dict[str, str], list[ServerResult]]:
+    """Every configuration x database x endpoint x concurrency. Returns results, worker summaries and
+    each configuration's start-up time and memory."""
     env = base_env()
     databases = prepare_databases(image, postgres_url, env, cleanup)
     # Which class is the default: ask the image itself rather than assume.
@@ -258,6 +290,7 @@ def bench_serving(
         if not plan.config_filter or any(part in config.name for part in plan.config_filter)
     ]
     results: list[LoadResult] = []
+    servers: list[ServerResult] = []
     workers: dict[str, str] = {}
     for db in databases:
         # Rounds, config order rotating each round, one server at a time (several at once would
@@ -265,29 +298,45 @@ def bench_serving(
         # minutes, then falls on every configuration alike instead of on whichever ran at that time.
         samples: dict[tuple[str, str, int], list[dict[str, int]]] = {}
         loads: dict[tuple[str, str, int], list[float]] = {}
+        cpu: dict[tuple[str, str, int], list[float]] = {}
+        # config -> (start s, RSS idle MB, RSS after load MB) per round
+        memory: dict[str, list[tuple[float, float, float]]] = {}
         for round_index in range(plan.runs):
             shift = round_index % len(configs)
             for config in configs[shift:] + configs[:shift]:
+                started = time.perf_counter()
                 name, port = start_server(image, config, db, env, cleanup)
-                workers[config.name] = worker_summary(name)
+                start_s = time.perf_counter() - started
+                cgroup = ContainerCgroup.of(name)
+                workers[config.name] = settled_workers(name)
+                rss_idle = cgroup.rss_mb()
                 db.token = db.token or login(port)
                 for endpoint in [e for e in config.endpoints if e in plan.endpoints]:
                     wrk(port, endpoint, db.token, max(plan.concurrencies), plan.warmup_s)  # warm pools
                     for concurrency in plan.concurrencies:
                         key = (config.name, endpoint, concurrency)
                         loads.setdefault(key, []).append(os.getloadavg()[0])
+                        cpu_before = cgroup.cpu_seconds()
                         samples.setdefault(key, []).append(
                             wrk(port, endpoint, db.token, concurrency, plan.duration_s)
                         )
+                        cpu.setdefault(key, []).append(cgroup.cpu_seconds() - cpu_before)
+                memory.setdefault(config.name, []).append((start_s, rss_idle, cgroup.rss_mb()))
                 cleanup.remove_containers()
                 print(f"  {db.name} round {round_index + 1}/{plan.runs}: {config.name} measured")
         for (config_name, endpoint, concurrency), runs in samples.items():
             config = next(c for c in configs if c.name == config_name)
             load = statistics.mean(loads[config_name, endpoint, concurrency])
-            result = summarize(db, config, endpoint, concurrency, runs, load)
+            result = summarize(
+                db, config, endpoint, concurrency, runs, load, cpu[config_name, endpoint, concurrency]
+            )
             results.append(result)
             print(
                 f"  {db.name:10} {config.name:18} {endpoint:9} c={concurrency:<4} "
-                f"{result.rps.fmt(0):>18} rps  p99 {result.p99_ms.fmt(1):>18} ms  errors {result.errors}"
+                f"{result.rps.fmt(0):>18} rps  p99 {result.p99_ms.fmt(1):>18} ms  "
+                f"CPU {result.cpu_ms.fmt(2)} ms/request  errors {result.errors}"
             )
-    return results, workers
+        for config_name, rounds in memory.items():
+            start, idle, loaded = (Spread([r[i] for r in rounds]) for i in range(3))
+            servers.append(ServerResult(db.name, config_name, start, idle, loaded))
+    return results, workers, servers

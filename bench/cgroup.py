@@ -1,0 +1,50 @@
+"""A container's CPU time and memory from its cgroup, read on the host (cgroup v1 or v2).
+
+CPU per request comes from here: the cgroup counts every process of the container (master, workers,
+their threads) and only them, so the figure stays steady on a machine others are loading, where
+requests per second do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import run
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class ContainerCgroup:
+    cpu_file: Path  # v1 cpuacct.usage (ns) or v2 cpu.stat (usage_usec)
+    memory_stat: Path  # v1 total_rss or v2 anon: the container's anonymous memory, its RSS
+
+    @classmethod
+    def of(cls, container: str) -> ContainerCgroup:
+        pid = run(["docker", "inspect", "-f", "{{.State.Pid}}", container]).stdout.strip()
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        paths = {}
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                paths[controller] = path.lstrip("/")
+        if "cpuacct" in paths:  # v1
+            cpu_dir = next(d for d in ("cpuacct", "cpu,cpuacct") if (CGROUP_ROOT / d).is_dir())
+            return cls(
+                CGROUP_ROOT / cpu_dir / paths["cpuacct"] / "cpuacct.usage",
+                CGROUP_ROOT / "memory" / paths["memory"] / "memory.stat",
+            )
+        unified = CGROUP_ROOT / paths[""]
+        return cls(unified / "cpu.stat", unified / "memory.stat")
+
+    def cpu_seconds(self) -> float:
+        text = self.cpu_file.read_text()
+        if self.cpu_file.name == "cpuacct.usage":
+            return int(text) / 1e9
+        usage = next(line for line in text.splitlines() if line.startswith("usage_usec "))
+        return int(usage.split()[1]) / 1e6
+
+    def rss_mb(self) -> float:
+        stats = dict(line.split() for line in self.memory_stat.read_text().splitlines())
+        return int(stats.get("total_rss", stats.get("anon", "0"))) / 2**20
