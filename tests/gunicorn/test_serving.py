@@ -210,7 +210,11 @@ def test_gthread_workers_fork_from_a_preloaded_master_and_all_serve(
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(authorize, range(120)))
     assert {status for status, _ in answers} == {200}, answers[:3]
-    pids = set(re.findall(r'"POST /api/v1/authorize HTTP/1\.1" 200 .* pid=<(\d+)>', server.output()))
+    pids = {
+        line["pid"]
+        for line in json_log_lines(server.output())
+        if line.get("route") == "/api/v1/authorize" and line.get("status") == 200
+    }
     assert len(pids) >= 2, f"only workers {pids} answered"
 
 
