@@ -60,10 +60,13 @@ def test_code_only_change_takes_the_dependency_layers_from_cache(
     assert built.step("COPY --from=builder /opt/venv").cached, built.log
     assert not built.step("COPY . /app").cached, built.log
 
-    # Same layers as the session's image up to the code, which is the only new layer.
+    # Same layers as the session's image up to the code, which is the only new content: the COPY
+    # and its bytecode, compiled right after it (issue 15).
+    assert not built.step("compileall -q -j 0 /app").cached, built.log
     before = docker_api.images.get(service_image).attrs["RootFS"]["Layers"]
     after = docker_api.images.get(built.id).attrs["RootFS"]["Layers"]
-    assert after[:-1] == before[:-1]
+    assert after[:-2] == before[:-2]
+    assert after[-2] != before[-2]
     assert after[-1] != before[-1]
 
 
