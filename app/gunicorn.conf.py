@@ -259,11 +259,3 @@ def on_exit(server: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     # In the master, for a worker that exited or was killed: its live gauges leave the sums.
     observability.forget_worker(worker.pid)
-
-
-# ---- issue 15: start-up ---------------------------------------------------------------------------
-# sync and gthread: import and build the app once in the master, and fork workers that share its
-# memory (copy-on-write) instead of each importing Flask, SQLAlchemy and pydantic again. create_app()
-# opens no database connection, so no socket is shared across the fork. Never under gevent: its
-# monkey-patching must come before the app's imports, in each worker.
-preload_app = worker_class != "gevent"
