@@ -14,6 +14,9 @@ import pulumi
 
 from components.contract import LOG_LEVELS
 from components.settings.declared import defaults
+
+# key_strength.py is a link to app/service/secret_key.py: one rule for the program and the service.
+from components.settings.key_strength import MIN_LENGTH, WeakKey, check_strength
 from components.settings.model import ImageSettings, Secrets, Settings, SettingsError
 from components.settings.parse_targets import docker_settings, kubernetes_settings
 from components.settings.rules import (
@@ -132,12 +135,23 @@ def _secret_values(
         )
 
     secret_key = values["secretKey"]
-    if runtime_env == "prod" and len(secret_key) < 32:
-        shown = describe_secret(secret_key) if secret_key else "<unset>"
+    # Pods share no /app/data, so without a key each would make its own and refuse the others' tokens.
+    required_by = (
+        "prod" if runtime_env == "prod" else "the kubernetes target" if target == "kubernetes" else ""
+    )
+    if not secret_key and required_by:
         problems.append(
-            f"secretKey = {shown} is not allowed on prod: expected a random secret of at least 32 "
-            "characters, e.g. `pulumi config set --secret secretKey $(openssl rand -hex 32)`"
+            f"secretKey = <unset> is not allowed on {required_by}: expected a random secret of at least "
+            f"{MIN_LENGTH} characters, e.g. `pulumi config set --secret secretKey $(openssl rand -hex 32)`"
         )
+    elif secret_key:
+        try:
+            check_strength(secret_key)  # the service's own rule: it would refuse to start with this key
+        except WeakKey as weak:
+            problems.append(
+                f"secretKey = {describe_secret(secret_key)} is not allowed: {weak}; e.g. "
+                "`pulumi config set --secret secretKey $(openssl rand -hex 32)`"
+            )
     return values
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.support.engine import EngineProject, EngineRun, EngineTools, engine_tools
+from tests.support.stack_config import TEST_SECRET_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTED = REPO_ROOT / "docs" / "manifests" / "prod.yaml"
@@ -31,7 +32,7 @@ IMAGE_REF = documented_image()
 # What an operator sets with `pulumi config set --secret` before the first `pulumi up -s prod`.
 PROD_SECRETS = {
     "microservice-model:databaseUrl": "postgresql+psycopg://model:db-password-123@db.internal:5432/model",
-    "microservice-model:secretKey": "k" * 48,
+    "microservice-model:secretKey": TEST_SECRET_KEY,
     "microservice-model:registryPassword": "registry-token-456",
 }
 PROD_CONFIG = {"microservice-model:imageRef": IMAGE_REF}

@@ -23,10 +23,11 @@ from policy.microservice_policies.secret_env import looks_secret
 from tests.support.policy import PackProcess, running_pack
 from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
 from tests.support.resource_types import COMMAND, CONTAINER, DEPLOYMENT, JOB
+from tests.support.stack_config import TEST_SECRET_KEY
 
 # `pulumi config set --secret` values for the test stack too, so its env carries secrets to check.
 TEST_STACK_SECRETS = {
-    "secretKey": "t" * 40,
+    "secretKey": TEST_SECRET_KEY,
     "databaseUrl": "postgresql+psycopg://model:test-db-password@127.0.0.1:5432/model",
 }
 

@@ -14,6 +14,7 @@ from components.kubernetes.migration import KubernetesMigration, KubernetesMigra
 from components.kubernetes.pod import PodEnv
 from components.settings import parse_settings
 from tests.support.pulumi_mocks import ProgramMocks, RecordingMonitor, start_mocks
+from tests.support.stack_config import TEST_SECRET_KEY
 
 DIGEST = "sha256:" + "ab12" * 16
 
@@ -47,8 +48,9 @@ def test_migration_job_is_named_after_the_image_digest(monitor: RecordingMonitor
             "imageRepository": "registry.example.com/team/service",
             "databaseUrl": "postgresql+psycopg://u:p@db/model",
             "platform": "linux/amd64",
+            "secretKey": TEST_SECRET_KEY,
         },
-        {"databaseUrl"},
+        {"databaseUrl", "secretKey"},
     )
     migration = KubernetesMigration(
         "migration",

@@ -22,6 +22,7 @@ from components.contract import (
 )
 from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
 from tests.support.resource_types import COMMAND, CONTAINER, DOCKER_PROVIDER, IMAGE, NETWORK, VOLUME
+from tests.support.stack_config import TEST_SECRET_KEY
 
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - the old script's `-p 8083:8000` published on every interface
 
@@ -204,7 +205,10 @@ def test_no_kubernetes_resource_on_the_docker_target(test_stack: ProgramRun) -> 
 def test_stack_with_secrets() -> ProgramRun:
     return run_program(
         "test",
-        secrets={"databaseUrl": "postgresql+psycopg://model:pw-789@db:5432/model", "secretKey": "s" * 40},
+        secrets={
+            "databaseUrl": "postgresql+psycopg://model:pw-789@db:5432/model",
+            "secretKey": TEST_SECRET_KEY,
+        },
     )
 
 
@@ -213,7 +217,7 @@ def test_secrets_reach_the_container_as_pulumi_secrets(test_stack_with_secrets: 
     assert is_secret(container.inputs["envs"])
     envs = container.input("envs")
     assert "DATABASE_URL=postgresql+psycopg://model:pw-789@db:5432/model" in envs
-    assert f"SECRET_KEY={'s' * 40}" in envs
+    assert f"SECRET_KEY={TEST_SECRET_KEY}" in envs
 
 
 def test_migration_gets_secrets_through_its_environment_never_its_command_line(
@@ -225,7 +229,7 @@ def test_migration_gets_secrets_through_its_environment_never_its_command_line(
     create = command.input("create")
     assert not is_secret(command.inputs["create"])
     assert "pw-789" not in create
-    assert "s" * 40 not in create
+    assert TEST_SECRET_KEY not in create
     assert "--env DATABASE_URL" in create
     assert "--env SECRET_KEY" in create
 

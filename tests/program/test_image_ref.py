@@ -15,6 +15,7 @@ from components.contract import APP_UID, LOG_MOUNT, MIGRATION_COMMAND
 from components.settings import SettingsError, parse_settings
 from tests.support.pulumi_mocks import ProgramRun, is_unknown, plain, run_failing_program, run_program
 from tests.support.resource_types import CONTAINER, DEPLOYMENT, DOCKER_PROVIDER, IMAGE, JOB
+from tests.support.stack_config import TEST_SECRET_KEY
 
 DIGEST = "sha256:" + "5e" * 32
 LOCAL_ID = DIGEST  # what the docker target exports as imageDigest
@@ -203,9 +204,10 @@ def kubernetes_problems(ref: str) -> list[str]:
         "imageRepository": "registry.example.com/team/service",
         "databaseUrl": GOOD_DATABASE_URL,
         "imageRef": ref,
+        "secretKey": TEST_SECRET_KEY,
     }
     with pytest.raises(SettingsError) as raised:
-        parse_settings("test", values, {"databaseUrl"})
+        parse_settings("test", values, {"databaseUrl", "secretKey"})
     return raised.value.problems
 
 

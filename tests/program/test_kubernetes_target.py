@@ -38,6 +38,7 @@ from tests.support.resource_types import (
     POD_DISRUPTION_BUDGET,
     SERVICE,
 )
+from tests.support.stack_config import TEST_SECRET_KEY
 
 KUBERNETES_VERSION = "1.34.0"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
@@ -170,7 +171,7 @@ def test_env_comes_from_the_config_map_and_the_secret(prod_stack: ProgramRun) ->
     assert is_secret(secret.inputs["stringData"])
     assert plain(secret.inputs["stringData"]) == {
         "DATABASE_URL": "postgresql+psycopg://model:db-password-123@db.internal:5432/model",
-        "SECRET_KEY": "k" * 48,
+        "SECRET_KEY": TEST_SECRET_KEY,
     }
     for workload in (prod_stack.one(DEPLOYMENT), prod_stack.one(JOB)):
         assert main_container(workload)["envFrom"] == [
@@ -296,7 +297,7 @@ def test_exports_url_image_digest_deployment_and_job_names(prod_stack: ProgramRu
 
 def test_no_secret_value_appears_in_the_rendered_manifests(prod_stack: ProgramRun) -> None:
     rendered = render_manifests(prod_stack)
-    for secret in ("db-password-123", "k" * 48, "registry-token-456"):
+    for secret in ("db-password-123", TEST_SECRET_KEY, "registry-token-456"):
         assert secret not in rendered
 
 

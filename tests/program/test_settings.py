@@ -10,9 +10,10 @@ from components.docker import public_url
 from components.settings import SettingsError, defaults, parse_settings
 from tests.support.pulumi_mocks import run_failing_program, run_program
 from tests.support.resource_types import CONTAINER, DEPLOYMENT
+from tests.support.stack_config import TEST_SECRET_KEY
 
 GOOD_DATABASE_URL = "postgresql+psycopg://model:pw@db:5432/model"
-GOOD_SECRET_KEY = "x" * 40
+GOOD_SECRET_KEY = TEST_SECRET_KEY
 
 
 def problems(stack: str, values: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> list[str]:
@@ -27,8 +28,12 @@ def kubernetes_values(**extra: Any) -> dict[str, Any]:
         "imageRepository": "registry.example.com/team/service",
         "databaseUrl": GOOD_DATABASE_URL,
         "platform": "linux/amd64",
+        "secretKey": GOOD_SECRET_KEY,
         **extra,
     }
+
+
+K8S_SECRETS = ("databaseUrl", "secretKey")
 
 
 def test_defaults_give_the_old_online_sh_test_deploy() -> None:
@@ -143,13 +148,43 @@ def test_prod_without_a_secret_key_fails() -> None:
 
 def test_prod_with_a_short_secret_key_fails_without_echoing_it() -> None:
     [problem] = problems("prod", {"secretKey": "short-key"}, ("secretKey",))
-    assert problem.startswith("secretKey = <secret, 9 characters> is not allowed on prod")
+    assert problem.startswith(
+        "secretKey = <secret, 9 characters> is not allowed: it must be at least 32 characters (got 9)"
+    )
     assert "short-key" not in problem
+
+
+@pytest.mark.parametrize("stack", ["test", "prod"])
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("k" * 48, "it is too repetitive (1 distinct characters, one piece repeated)"),
+        ("password" * 4, "it is too repetitive"),
+        (" " * 32, "it is too repetitive"),
+    ],
+)
+def test_a_weak_secret_key_fails_on_every_stack_by_the_services_own_rule(
+    stack: str, key: str, reason: str
+) -> None:
+    # The service refuses these keys at start (app/service/secret_key.py); the program says so at preview.
+    [problem] = problems(stack, {"secretKey": key}, ("secretKey",))
+    assert problem.startswith(f"secretKey = <secret, {len(key)} characters> is not allowed: {reason}")
+    assert key not in problem
+
+
+def test_kubernetes_target_without_a_secret_key_fails_on_the_test_stack_too() -> None:
+    # Pods share no /app/data: without a key each would make its own and refuse the others' tokens.
+    values = kubernetes_values()
+    del values["secretKey"]
+    [problem] = problems("test", values, ("databaseUrl",))
+    assert problem.startswith("secretKey = <unset> is not allowed on the kubernetes target")
 
 
 @pytest.mark.parametrize("key", ["databaseUrl", "secretKey", "registryPassword"])
 def test_secret_set_in_plaintext_fails_without_echoing_it(key: str) -> None:
     values = {key: "sqlite:////app/data/x.db" if key == "databaseUrl" else "plaintext-value-0123456789"}
+    if key == "secretKey":
+        values[key] = "plaintext-value-" + TEST_SECRET_KEY  # strong, so plaintext is the one problem
     if key == "registryPassword":
         values["registryUsername"] = "deploy"
     [problem] = problems("test", values)
@@ -167,24 +202,24 @@ def test_database_url_with_an_unknown_scheme_fails_without_echoing_it() -> None:
 def test_kubernetes_target_without_a_database_url_fails() -> None:
     values = kubernetes_values()
     del values["databaseUrl"]
-    [problem] = problems("test", values)
+    [problem] = problems("test", values, ("secretKey",))
     assert problem.startswith("databaseUrl = <unset> is not allowed on the kubernetes target")
 
 
 def test_kubernetes_target_with_sqlite_fails() -> None:
-    [problem] = problems("test", kubernetes_values(databaseUrl="sqlite:////app/data/x.db"), ("databaseUrl",))
+    [problem] = problems("test", kubernetes_values(databaseUrl="sqlite:////app/data/x.db"), K8S_SECRETS)
     assert "(sqlite) is not allowed on the kubernetes target" in problem
 
 
 def test_kubernetes_target_without_a_registry_in_the_image_repository_fails() -> None:
-    [problem] = problems("test", kubernetes_values(imageRepository="microservice.model"), ("databaseUrl",))
+    [problem] = problems("test", kubernetes_values(imageRepository="microservice.model"), K8S_SECRETS)
     assert problem.startswith(
         "imageRepository = 'microservice.model' is not allowed on the kubernetes target"
     )
 
 
 def test_registry_username_without_password_fails() -> None:
-    [problem] = problems("test", kubernetes_values(registryUsername="deploy"), ("databaseUrl",))
+    [problem] = problems("test", kubernetes_values(registryUsername="deploy"), K8S_SECRETS)
     assert problem.startswith("registryUsername and registryPassword must be set together")
 
 
@@ -238,7 +273,7 @@ def test_the_test_stack_switched_to_kubernetes_deploys_there() -> None:
             "imageRepository": "registry.example.com/team/service",
             "platform": "linux/amd64",
         },
-        secrets={"databaseUrl": GOOD_DATABASE_URL},
+        secrets={"databaseUrl": GOOD_DATABASE_URL, "secretKey": GOOD_SECRET_KEY},
     )
     assert run.export("target") == "kubernetes"
     assert run.one(DEPLOYMENT).input("metadata")["namespace"] == "microservice-model"
@@ -274,7 +309,7 @@ def test_empty_platform_is_refused_where_the_image_runs_on_another_machine(
 ) -> None:
     # pulumi-docker fills an empty platform with the OS/arch of the machine running Pulumi, not the
     # engine's: an arm64 laptop would build arm64 images for an amd64 server.
-    [problem] = problems("test", values, ("databaseUrl",) if "databaseUrl" in values else ())
+    [problem] = problems("test", values, tuple(key for key in K8S_SECRETS if key in values))
     assert problem.startswith(f"platform = '' is not allowed {where}")
     assert "set it, e.g. linux/amd64" in problem
 
@@ -282,6 +317,6 @@ def test_empty_platform_is_refused_where_the_image_runs_on_another_machine(
 def test_empty_platform_is_fine_on_the_local_engine_and_for_a_pinned_image() -> None:
     assert parse_settings("test", {}, set()).image.platform is None  # the engine is this machine
     pinned = kubernetes_values(platform="", imageRef="registry.example.com/team/service@sha256:" + "a" * 64)
-    assert parse_settings("test", pinned, {"databaseUrl"}).image.platform is None  # nothing is built
+    assert parse_settings("test", pinned, set(K8S_SECRETS)).image.platform is None  # nothing is built
     remote = {"dockerHost": "ssh://deploy@build.example.com", "platform": "linux/arm64"}
     assert parse_settings("test", remote, set()).image.platform == "linux/arm64"

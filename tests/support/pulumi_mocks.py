@@ -28,14 +28,14 @@ from pulumi.runtime import mocks, rpc, settings, stack
 
 from components.contract import PROJECT
 from tests.support import resource_types as types
-from tests.support.stack_config import REPO_ROOT, stack_config
+from tests.support.stack_config import REPO_ROOT, TEST_SECRET_KEY, stack_config
 
 # What the tests feed as `pulumi config set --secret` values.
 TEST_SECRETS: dict[str, dict[str, str]] = {
     "test": {},
     "prod": {
         "databaseUrl": "postgresql+psycopg://model:db-password-123@db.internal:5432/model",
-        "secretKey": "k" * 48,
+        "secretKey": TEST_SECRET_KEY,
         "registryPassword": "registry-token-456",
     },
 }

@@ -15,6 +15,9 @@ import yaml
 from components.contract import PROJECT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# A `secretKey` that passes the service's strength rule (random hex, as `openssl rand -hex 32` makes);
+# the program refuses repetitive keys such as "k" * 48, as the service does.
+TEST_SECRET_KEY = "1343c054bf92b3317f1407097d4cb4bca076cd60e4ef1526dc3464b141b81fa5"
 
 
 def project_config(project_dir: Path = REPO_ROOT) -> dict[str, dict[str, Any]]:

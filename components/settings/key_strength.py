@@ -1,0 +1,1 @@
+../../app/service/secret_key.py
