@@ -189,6 +189,9 @@ def test_failed_migration_fails_the_up_and_the_old_version_keeps_serving(lifecyc
     run, seen = lifecycle.runs["broken"], lifecycle.observed["broken"]
     assert run.error is not None
     assert seen.jobs[job_name(BROKEN)]["failed"] >= 1
+    # The last good migration's Job is still there (the new Job is created before it goes): its logs are
+    # what `pulumi stack output migrationJobName` names, which a failed `up` leaves as it was.
+    assert seen.jobs[job_name(SECOND)]["succeeded"] == 1
     assert seen.deployment is not None
     assert (seen.deployment["image"], seen.deployment["available"]) == (SECOND, REPLICAS)
     assert seen.ready_endpoints == REPLICAS
