@@ -2,7 +2,7 @@
 # works on its own (CI and the GitHub workflows call the same scripts), so make is a convenience,
 # not a requirement.
 .DEFAULT_GOAL := help
-.PHONY: help up test test-mocked lint lock manifests bench bench-quick
+.PHONY: help up test test-mocked engine lint lock manifests bench bench-quick
 
 help: ## list the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -15,6 +15,9 @@ test: ## the whole test suite, starting what it needs: Docker, PostgreSQL, base 
 
 test-mocked: ## the fast tests without Docker or PostgreSQL, as pull requests run them
 	bash scripts/test-mocked.sh
+
+engine: ## build the real Pulumi engine, Kubernetes provider and control plane from Go modules (cached)
+	bash scripts/engine-tools.sh --cluster
 
 lint: ## ruff, mypy, hadolint, actionlint, shellcheck (scripts/lint.sh)
 	bash scripts/lint.sh
