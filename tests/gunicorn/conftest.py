@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.app import fresh_postgres_database
 from tests.support.gunicorn import Server, StartServer, migrate_and_add_admin, start_gunicorn, stop
 
 
@@ -36,3 +37,16 @@ def start_server(tmp_path: Path, seeded_data_dir: Path) -> Iterator[StartServer]
     yield start
     for server in servers:
         stop(server)
+
+
+@pytest.fixture
+def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Env for a server, by `indirect` parameter: "sqlite", the session's seeded database, or
+    "postgresql", a fresh migrated one. Ask for it before start_server: fixtures tear down in reverse,
+    so gunicorn stops before its database is dropped."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+        migrate_and_add_admin(tmp_path, url)
+        yield {"DATABASE_URL": url}

@@ -12,15 +12,13 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.app import fresh_postgres_database
-from tests.support.gunicorn import ADMIN, Server, StartServer, migrate_and_add_admin
+from tests.support.gunicorn import ADMIN, Server, StartServer
 
 CLIENTS = 20
 FLOOD_SECONDS = 8.0
@@ -88,18 +86,6 @@ def flood_client(url: str, deadline: float) -> list[tuple[int, float]]:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-@pytest.fixture
-def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The session's seeded SQLite, or a fresh migrated PostgreSQL database (readyz and authorize
-    query it during the flood)."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    with fresh_postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
-        migrate_and_add_admin(tmp_path, url)
-        yield {"DATABASE_URL": url}
 
 
 # database_env first: fixtures tear down in reverse, so gunicorn stops before its database is dropped.

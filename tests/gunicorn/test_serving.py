@@ -7,42 +7,25 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.app import fresh_postgres_database
 from tests.support.gunicorn import (
+    ACCESS_LOG_FIELDS,
     ADMIN,
     APP_DIR,
+    LOG_FIELDS,
     StartServer,
     free_port,
     json_log_lines,
-    migrate_and_add_admin,
 )
 
 REQUESTS = 600
 # Every line is one JSON object with these fields (app/gunicorn.conf.py, app/observability.py);
 # a line two workers mixed, or one cut at a rotation, does not parse.
-ACCESS_FIELDS = {
-    "time",
-    "level",
-    "logger",
-    "message",
-    "pid",
-    "request_id",
-    "user_id",
-    "client",
-    "method",
-    "path",
-    "route",
-    "status",
-    "duration_ms",
-}
-APP_FIELDS = {"time", "level", "logger", "message", "pid"}
 
 
 def hammer(url: str) -> list[int]:
@@ -62,7 +45,7 @@ def read_access_logs(log_dir: Path) -> tuple[list[Path], list[int], set[str]]:
     pids: set[str] = set()
     for path in access_files:
         for line in json_log_lines(path.read_text()):
-            assert ACCESS_FIELDS <= line.keys(), f"fields missing in {path.name}: {line}"
+            assert ACCESS_LOG_FIELDS <= line.keys(), f"fields missing in {path.name}: {line}"
             assert (line["logger"], line["route"], line["status"]) == ("gunicorn.access", "/healthz", 200)
             assert line["client"] == "127.0.0.1"
             query = str(line["path"]).partition("?n=")[2]
@@ -89,7 +72,7 @@ def test_workers_share_rotating_logs_without_losing_or_mixing_lines(start_server
     assert {int(p) for p in pids} <= server.worker_pids()
 
     app_lines = json_log_lines((server.log_dir / "app.log").read_text())
-    assert all(APP_FIELDS <= line.keys() for line in app_lines), app_lines
+    assert all(LOG_FIELDS <= line.keys() for line in app_lines), app_lines
     assert sum("Booting worker with pid" in str(line["message"]) for line in app_lines) == 3
 
     # stdout carries the same access lines (what `docker logs` shows).
@@ -97,18 +80,7 @@ def test_workers_share_rotating_logs_without_losing_or_mixing_lines(start_server
     assert sorted(map(int, stdout_ids)) == list(range(REQUESTS))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Env for the server: the session's seeded SQLite, or a fresh migrated PostgreSQL database."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    with fresh_postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
-        migrate_and_add_admin(tmp_path, url)
-        yield {"DATABASE_URL": url}
-
-
-# database_env first: fixtures tear down in reverse, so gunicorn stops before its database is dropped.
+@pytest.mark.parametrize("database_env", ["sqlite", "postgresql"], indirect=True)
 def test_the_api_answers_through_gunicorn(database_env: dict[str, str], start_server: StartServer) -> None:
     """gevent workers with a real database driver: psycopg 3 must cooperate with the patched sockets."""
     server = start_server(GUNICORN_WORKER_CLASS="gevent", **database_env)
@@ -158,6 +130,7 @@ def test_healthcheck_script_uses_only_the_standard_library() -> None:
     assert Path(APP_DIR / "healthcheck.py").is_file()
 
 
+@pytest.mark.parametrize("database_env", ["sqlite", "postgresql"], indirect=True)
 def test_racing_creates_of_one_username_give_one_201_and_the_rest_409(
     database_env: dict[str, str], start_server: StartServer
 ) -> None:

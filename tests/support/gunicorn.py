@@ -27,6 +27,20 @@ ADMIN = {"username": "admin", "password": "admin-password-123"}
 BOOT_TIMEOUT = 90  # seconds; the first import of the app is slow on a busy 2-core machine
 
 
+# The fields every JSON log line carries, and those an access line adds (docs/contract.md, logs).
+LOG_FIELDS = frozenset({"time", "level", "logger", "message", "pid"})
+ACCESS_LOG_FIELDS = LOG_FIELDS | {
+    "request_id",
+    "user_id",
+    "client",
+    "method",
+    "path",
+    "route",
+    "status",
+    "duration_ms",
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
