@@ -15,7 +15,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from service.extensions import db
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
 
 from tests.support.app import (
     ADMIN_PASSWORD,
@@ -131,3 +132,18 @@ def make_user(client: FlaskClient, admin_headers: dict[str, str]) -> MakeUser:
         return user
 
     return make
+
+
+@pytest.fixture
+def empty_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
+    """(DATA_DIR, URL) of a brand-new empty database on the module's backend."""
+    with empty_database(backend, tmp_path, request) as url:
+        yield tmp_path, url
+
+
+@pytest.fixture
+def engine(empty_db: tuple[Path, str]) -> Iterator[Engine]:
+    """An engine on `empty_db`, disposed after the test."""
+    engine = create_engine(empty_db[1])
+    yield engine
+    engine.dispose()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 from service.health import migration_heads
 from sqlalchemy import create_engine, text
 
-from tests.support.app import empty_database, running_app, service_env
+from tests.support.app import running_app, service_env
 
 
 def test_healthz_answers_200(client: FlaskClient) -> None:
@@ -23,12 +21,6 @@ def test_readyz_is_200_at_the_migration_head(client: FlaskClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ready", "revision": sorted(migration_heads())}
-
-
-@pytest.fixture
-def empty_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
-    with empty_database(backend, tmp_path, request) as url:
-        yield tmp_path, url
 
 
 def test_readyz_is_503_before_the_first_upgrade(empty_db: tuple[Path, str]) -> None:

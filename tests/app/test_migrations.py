@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -18,7 +17,7 @@ from service.health import MIGRATIONS_DIR, migration_heads
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
-from tests.support.app import empty_database, fresh_postgres_database, running_app, service_env
+from tests.support.app import fresh_postgres_database, migrate
 
 APP_DIR = MIGRATIONS_DIR.parent
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -63,20 +62,6 @@ def run_flask(args: list[str], data_dir: Path, url: str, **extra_env: str) -> tu
     return process.returncode, output
 
 
-@pytest.fixture
-def empty_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
-    """(DATA_DIR, URL) of a brand-new empty database on the module's backend."""
-    with empty_database(backend, tmp_path, request) as url:
-        yield tmp_path, url
-
-
-@pytest.fixture
-def engine(empty_db: tuple[Path, str]) -> Iterator[Engine]:
-    engine = create_engine(empty_db[1])
-    yield engine
-    engine.dispose()
-
-
 def versions(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
@@ -100,14 +85,8 @@ def test_upgrade_from_empty_creates_the_schema_at_head_and_a_second_upgrade_chan
     assert versions(engine) == sorted(migration_heads())
 
 
-def migrate_in_process(empty_db: tuple[Path, str], command: str = "upgrade", revision: str = "head") -> None:
-    """The same env.py and scripts as `flask db ...`, without paying a subprocess start each time."""
-    with running_app(service_env(*empty_db)) as app, app.app_context():
-        getattr(flask_migrate, command)(revision=revision)
-
-
 def test_models_match_the_migration_head(empty_db: tuple[Path, str], engine: Engine) -> None:
-    migrate_in_process(empty_db)
+    migrate(empty_db)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, db.metadata)
@@ -115,16 +94,16 @@ def test_models_match_the_migration_head(empty_db: tuple[Path, str], engine: Eng
 
 
 def test_downgrade_to_base_then_upgrade_again(empty_db: tuple[Path, str], engine: Engine) -> None:
-    migrate_in_process(empty_db)
-    migrate_in_process(empty_db, "downgrade", "base")
+    migrate(empty_db)
+    migrate(empty_db, "downgrade", revision="base")
     assert versions(engine) == []
     assert "users" not in inspect(engine).get_table_names()
-    migrate_in_process(empty_db)
+    migrate(empty_db)
     assert versions(engine) == sorted(migration_heads())
 
 
 def test_create_admin_from_the_cli_after_upgrade(empty_db: tuple[Path, str], engine: Engine) -> None:
-    migrate_in_process(empty_db)
+    migrate(empty_db)
     code, output = run_flask(["create-admin", "root"], *empty_db, ADMIN_PASSWORD="root-password-1")
     assert code == 0, output
     assert "created admin 'root'" in output

@@ -3,16 +3,14 @@ POPULATED database from the previous head and keeps every user, role, permission
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import flask_migrate
-import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from tests.support.app import empty_database, running_app, service_env
+from tests.support.app import migrate, running_app, service_env
 
 PREVIOUS_HEAD = "fa2b6257aa1b"
 PASSWORD = "kept-password-1"
@@ -23,24 +21,6 @@ TABLES = {
     "role_permissions": "SELECT role_id, permission_id FROM role_permissions ORDER BY 1, 2",
     "user_roles": "SELECT user_id, role_id FROM user_roles ORDER BY 1, 2",
 }
-
-
-@pytest.fixture
-def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
-    with empty_database(backend, tmp_path, request) as url:
-        yield tmp_path, url
-
-
-@pytest.fixture
-def engine(database: tuple[Path, str]) -> Iterator[Engine]:
-    engine = create_engine(database[1])
-    yield engine
-    engine.dispose()
-
-
-def migrate(database: tuple[Path, str], revision: str = "head") -> None:
-    with running_app(service_env(*database)) as app, app.app_context():
-        flask_migrate.upgrade(revision=revision)
 
 
 def populate(engine: Engine) -> None:
@@ -76,15 +56,15 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_upgrading_a_populated_database_keeps_every_user_role_and_grant(
-    database: tuple[Path, str], engine: Engine
+    empty_db: tuple[Path, str], engine: Engine
 ) -> None:
-    migrate(database, PREVIOUS_HEAD)
+    migrate(empty_db, revision=PREVIOUS_HEAD)
     populate(engine)
     before = snapshot(engine)
     assert len(before["users"]) == 5
     assert len(before["user_roles"]) == 5
 
-    migrate(database)
+    migrate(empty_db)
 
     assert snapshot(engine) == before
     with engine.connect() as connection:
@@ -106,7 +86,7 @@ def test_upgrading_a_populated_database_keeps_every_user_role_and_grant(
     assert "login_throttle" in inspect(engine).get_table_names()
 
     # The kept users work through the service at the new head.
-    with running_app(service_env(*database)) as app:
+    with running_app(service_env(*empty_db)) as app:
         client = app.test_client()
         for name in ("admin", "alice", "ADMIN", "bob"):
             login = client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
@@ -123,13 +103,13 @@ def test_upgrading_a_populated_database_keeps_every_user_role_and_grant(
 
 
 def test_downgrade_to_the_previous_head_keeps_the_rows_too(
-    database: tuple[Path, str], engine: Engine
+    empty_db: tuple[Path, str], engine: Engine
 ) -> None:
-    migrate(database, PREVIOUS_HEAD)
+    migrate(empty_db, revision=PREVIOUS_HEAD)
     populate(engine)
     before = snapshot(engine)
-    migrate(database)
-    with running_app(service_env(*database)) as app, app.app_context():
+    migrate(empty_db)
+    with running_app(service_env(*empty_db)) as app, app.app_context():
         flask_migrate.downgrade(revision=PREVIOUS_HEAD)
     assert snapshot(engine) == before
     assert "login_throttle" not in inspect(engine).get_table_names()
