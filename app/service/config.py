@@ -1,11 +1,14 @@
 """Settings per RUNTIME_ENV, read from environment variables once, at app creation.
 
 Every bad value fails here, before the app serves, with a message naming the variable and what is allowed.
+Each secret (SECRET_VARIABLES) may come from a file instead: `VAR_FILE=/path` (the convention of official
+images), which is how the deploy mounts them on both targets, so no secret sits in the environment.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,8 +19,67 @@ ALLOWED_RUNTIME_ENVS = ("dev", "test", "prod")
 PROD_MAX_TOKEN_TTL_SECONDS = 24 * 3600
 
 
+# The variables that hold secrets. Each may be given as VAR (the value) or VAR_FILE (a file holding the
+# value, e.g. a Docker or Kubernetes secret mounted read-only), never both. A new secret: add it here.
+SECRET_VARIABLES = ("SECRET_KEY", "DATABASE_URL")
+FILE_SUFFIX = "_FILE"
+MAX_SECRET_FILE_BYTES = 64 * 1024  # a secret, not a document: a bigger file is a wrong path
+
+
 class ConfigError(ValueError):
     """A setting is missing or invalid; the message names it and what is allowed."""
+
+
+def read_secret_file(name: str, path: str) -> str:
+    """The value in `path` for the secret `name` (trailing newlines dropped); never echoes the content.
+
+    Every failure names the variable, the path and what is expected, and nothing of what the file holds.
+    """
+    variable = f"{name}{FILE_SUFFIX}={path!r}"
+    expected = f"expected the path of a readable, non-empty file holding {name}"
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_SECRET_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{variable}: no such file; {expected}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{variable} is a directory; {expected}") from None
+    except PermissionError:
+        raise ConfigError(
+            f"{variable} cannot be read by this process (uid {os.getuid()}, gid {os.getgid()}): permission "
+            f"denied; {expected}, e.g. owned by or group-readable for that uid/gid"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{variable} cannot be read: {error.strerror}; {expected}") from None
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise ConfigError(
+            f"{variable} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; {expected}, not a document"
+        )
+    try:
+        value = data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{variable} is not UTF-8 text; {expected}") from None
+    if not value.strip():
+        raise ConfigError(f"{variable} is empty; {expected}")
+    return value
+
+
+def with_secret_files(
+    environ: Mapping[str, str], names: tuple[str, ...] = SECRET_VARIABLES
+) -> dict[str, str]:
+    """`environ` with each secret VAR set from VAR_FILE where that is given (both at once is an error)."""
+    resolved = dict(environ)
+    for name in names:
+        path = environ.get(name + FILE_SUFFIX, "")
+        if not path:
+            continue
+        if environ.get(name, ""):
+            raise ConfigError(
+                f"{name} and {name}{FILE_SUFFIX} are both set: set only one, {name} to the value or "
+                f"{name}{FILE_SUFFIX} to the path of a file holding it"
+            )
+        resolved[name] = read_secret_file(name, path)
+    return resolved
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -153,7 +215,9 @@ class ProdStackConfig(BaseConfig):
         # Never a key file on prod: pods share no disk, so every pod would sign with its own key.
         key = environ.get("SECRET_KEY", "")
         if not key:
-            raise ConfigError("SECRET_KEY is required when RUNTIME_ENV=prod")
+            raise ConfigError(
+                "SECRET_KEY is required when RUNTIME_ENV=prod: set SECRET_KEY or SECRET_KEY_FILE"
+            )
         return _checked_key(key)
 
     def token_ttl(self, environ: Mapping[str, str]) -> int:
@@ -173,7 +237,8 @@ CONFIG_CLASSES: dict[str, type[BaseConfig]] = {
 
 
 def load_config(environ: Mapping[str, str]) -> BaseConfig:
-    """The config object for RUNTIME_ENV (default dev), built from `environ`."""
+    """The config object for RUNTIME_ENV (default dev), built from `environ` (secrets: VAR or VAR_FILE)."""
+    environ = with_secret_files(environ)
     runtime_env = environ.get("RUNTIME_ENV", "").strip() or "dev"
     config_class = CONFIG_CLASSES.get(runtime_env)
     if config_class is None:

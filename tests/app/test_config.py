@@ -51,8 +51,8 @@ def test_runtime_env_defaults_to_dev(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("secret", "message"),
     [
-        (None, "SECRET_KEY is required when RUNTIME_ENV=prod"),
-        ("", "SECRET_KEY is required when RUNTIME_ENV=prod"),
+        (None, "SECRET_KEY is required when RUNTIME_ENV=prod: set SECRET_KEY or SECRET_KEY_FILE"),
+        ("", "SECRET_KEY is required when RUNTIME_ENV=prod: set SECRET_KEY or SECRET_KEY_FILE"),
         ("dev-only-secret-key-not-for-production-use", "published in this project's source"),
         ("short-key", r"at least 32 characters \(got 9\)"),
     ],
