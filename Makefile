@@ -2,7 +2,7 @@
 # works on its own (CI and the GitHub workflows call the same scripts), so make is a convenience,
 # not a requirement.
 .DEFAULT_GOAL := help
-.PHONY: help up test test-mocked engine lint lock manifests bench bench-quick
+.PHONY: help up test test-mocked engine lint lock manifests openapi bench bench-quick
 
 help: ## list the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ lock: ## recompile the pinned lock files from the *.in files (scripts/lock.sh)
 
 manifests: ## re-render docs/manifests/prod.yaml (prod stack under Pulumi mocks) and docs/pulumi.md's config table
 	PYTHONPATH=. .venv/bin/python scripts/render_manifests.py
+
+openapi: ## rewrite the OpenAPI document (app/service/openapi/openapi.json) and docs/contract.md's endpoint list
+	.venv/bin/python scripts/openapi.py
 
 bench: ## the full benchmarks (about 40 min), results in docs/benchmarks.md
 	bash bench/run.sh

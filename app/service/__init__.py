@@ -17,6 +17,7 @@ from .errors import register_error_handlers
 from .extensions import db, migrate
 from .health import MIGRATIONS_DIR, health
 from .observe import init_app as init_observability
+from .openapi import contract
 from .security import HashSlots
 from .urls import IdConverter
 
@@ -49,6 +50,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     init_observability(app)  # first: its hooks see every request, whatever the others do
     app.register_blueprint(health)
     app.register_blueprint(api)
+    app.register_blueprint(contract)
     register_error_handlers(app)
     register_cli(app)
     return app

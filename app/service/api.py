@@ -16,9 +16,10 @@ from . import throttle
 from .auth import check_account, current_user, require_permission, token_subject
 from .extensions import db
 from .models import Permission, Role, User, username_key
+from .openapi import documented
+from .openapi import models as answers
 from .queries import authorize_row
 from .security import (
-    MAX_ID,
     TokenSettings,
     hash_password,
     issue_token,
@@ -33,10 +34,10 @@ from .validation import (
     NewPasswordBody,
     NewRoleBody,
     NewUserBody,
+    PageQuery,
     parse_body,
+    parse_query,
 )
-
-LIST_LIMIT_MAX = 500
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -82,6 +83,14 @@ def _check_password(user: User | None, username: str, password: str) -> None:
 
 
 @api.post("/auth/login")
+@documented(
+    "Log in: a bearer token for a username and password. Failures count toward a lock (429).",
+    responses={200: answers.Token},
+    body=LoginBody,
+    auth=False,
+    errors=(401, 403, 429, 503),
+    tag="auth",
+)
 def login() -> tuple[dict[str, Any], int]:
     body = parse_body(LoginBody)
     username, password = body.username, body.password
@@ -101,6 +110,7 @@ def login() -> tuple[dict[str, Any], int]:
 
 
 @api.get("/users/me")
+@documented("The current user, their roles and permissions.", responses={200: answers.Me}, tag="users")
 def me() -> dict[str, Any]:
     user = current_user()
     return {
@@ -111,6 +121,14 @@ def me() -> dict[str, Any]:
 
 
 @api.put("/users/me/password")
+@documented(
+    "Change one's own password (the current one is checked and throttled like a login). "
+    "Every older token stops working; the answer is a new token.",
+    responses={200: answers.Token},
+    body=NewPasswordBody,
+    errors=(429, 503),
+    tag="users",
+)
 def change_password() -> tuple[dict[str, Any], int]:
     """Change one's own password (the current one is checked, and throttled like a login).
 
@@ -127,12 +145,11 @@ def change_password() -> tuple[dict[str, Any], int]:
 
 
 @api.get("/users")
+@documented("List users, by id.", responses={200: answers.UserPage}, query=PageQuery, tag="users")
 @require_permission("users:read")
 def list_users() -> dict[str, Any]:
-    limit = request.args.get("limit", 100, type=int)
-    offset = request.args.get("offset", 0, type=int)
-    if not 1 <= limit <= LIST_LIMIT_MAX or not 0 <= offset <= MAX_ID:
-        raise BadRequest(f"'limit' must be 1 to {LIST_LIMIT_MAX} and 'offset' 0 to {MAX_ID}")
+    page = parse_query(PageQuery)
+    limit, offset = page.limit, page.offset
     query = select(User).options(selectinload(User.roles)).order_by(User.id).limit(limit).offset(offset)
     users = db.session.scalars(query).all()
     return {"users": [user.to_dict() for user in users], "limit": limit, "offset": offset}
@@ -143,6 +160,13 @@ def _username_taken(username: str) -> bool:
 
 
 @api.post("/users")
+@documented(
+    "Create a user. Usernames are unique whatever their case.",
+    responses={201: answers.User},
+    body=NewUserBody,
+    errors=(409, 503),
+    tag="users",
+)
 @require_permission("users:create")
 def create_user() -> tuple[dict[str, Any], int]:
     body = parse_body(NewUserBody)
@@ -165,6 +189,13 @@ def _require_held(permissions: Iterable[str], action: str) -> None:
 
 
 @api.post("/roles")
+@documented(
+    "Create a role from known permissions, each held by the caller.",
+    responses={201: answers.Role},
+    body=NewRoleBody,
+    errors=(409,),
+    tag="roles",
+)
 @require_permission("roles:create")
 def create_role() -> tuple[dict[str, Any], int]:
     body = parse_body(NewRoleBody)
@@ -185,6 +216,13 @@ def create_role() -> tuple[dict[str, Any], int]:
 
 
 @api.post("/users/<id:user_id>/roles")
+@documented(
+    "Grant a role to a user (granting it again changes nothing). The caller must hold its permissions.",
+    responses={200: answers.User},
+    body=GrantRoleBody,
+    errors=(404, 409),
+    tag="roles",
+)
 @require_permission("roles:grant")
 def grant_role(user_id: int) -> dict[str, Any]:
     role_name = parse_body(GrantRoleBody).role
@@ -203,6 +241,13 @@ def grant_role(user_id: int) -> dict[str, Any]:
 
 
 @api.post("/authorize")
+@documented(
+    "For other services: does the bearer token's user hold the permission? 200 yes, 403 no.",
+    responses={200: answers.Authorized},
+    body=AuthorizeBody,
+    errors=(403,),
+    tag="auth",
+)
 def authorize() -> dict[str, Any]:
     """For other services: does the bearer token's user hold `permission`? 200 yes, 403 no, 401 bad token.
 

@@ -84,6 +84,7 @@ def require_permission(permission: str) -> Callable[[Callable[P, R]], Callable[P
                 raise Forbidden(f"missing permission {permission!r}")
             return view(*args, **kwargs)
 
+        guarded.required_permission = permission  # type: ignore[attr-defined]  # read by @documented
         return guarded
 
     return decorator

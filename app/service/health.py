@@ -14,6 +14,8 @@ from flask import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
+from .openapi import documented
+from .openapi import models as answers
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -35,11 +37,18 @@ def database_revisions() -> set[str]:
 
 
 @health.get("/healthz")
+@documented("The process answers.", responses={200: answers.Health}, auth=False, tag="operations")
 def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
 @health.get("/version")
+@documented(
+    "What is running: version, revision and image.",
+    responses={200: answers.Version},
+    auth=False,
+    tag="operations",
+)
 def version() -> dict[str, str]:
     """What is running, without shell access: set at build time (SERVICE_VERSION, SERVICE_REVISION)
     and by the deploy (IMAGE_REF, the image by digest)."""
@@ -47,6 +56,12 @@ def version() -> dict[str, str]:
 
 
 @health.get("/readyz")
+@documented(
+    "Ready to serve: the database answers and its schema is at the migration head.",
+    responses={200: answers.Ready, 503: answers.NotReady},
+    auth=False,
+    tag="operations",
+)
 def readyz() -> tuple[dict[str, Any], int]:
     try:
         current = database_revisions()

@@ -12,25 +12,37 @@ from pydantic_core import ErrorDetails
 from werkzeug.exceptions import BadRequest
 
 from .models import PERMISSION_NAME_MAX, ROLE_NAME_MAX, USERNAME_MAX
+from .security import MAX_ID
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # argon2 hashes anything, but an unbounded input is a cheap way to burn CPU
 USERNAME_MIN = 3
 PERMISSIONS_PER_ROLE_MAX = 100
+LIST_LIMIT_MAX = 500
 
 # pydantic matches with the Rust regex engine, where `$` is the end of the text (Python's re would
 # also let a trailing newline through).
 NAME_PATTERN = r"^[A-Za-z0-9_.@-]+$"
 NAME_RULE = "letters, digits, '_', '.', '@' or '-'"
+# Every string in a body: no NUL (check_json_values refuses it anywhere, first); said here too so the
+# OpenAPI document tells clients.
+TEXT_PATTERN = r"^[^\x00]*$"
 # pydantic's own message would quote the regex; clients get the rule in words instead.
-PATTERN_RULES = {NAME_PATTERN: NAME_RULE}
+PATTERN_RULES = {NAME_PATTERN: NAME_RULE, TEXT_PATTERN: "no NUL characters (\\u0000)"}
 ERRORS_REPORTED_MAX = 5  # a list of 100 wrong items would otherwise make a 100-line message
 JSON_DEPTH_MAX = 16  # the bodies are flat objects with at most a list of names
 
 NewUsername = Annotated[
     str, StringConstraints(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=NAME_PATTERN)
 ]
-NewPassword = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+NewPassword = Annotated[
+    str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, pattern=TEXT_PATTERN)
+]
+
+
+def text(min_length: int, max_length: int) -> StringConstraints:
+    """A body string of min_length..max_length characters, without NUL."""
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=TEXT_PATTERN)
 
 
 class Body(BaseModel):
@@ -40,8 +52,8 @@ class Body(BaseModel):
 
 class LoginBody(Body):
     # Only lengths here: login must work for every stored name, whatever rules it was made under.
-    username: Annotated[str, StringConstraints(min_length=1, max_length=USERNAME_MAX)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX)]
+    username: Annotated[str, text(1, USERNAME_MAX)]
+    password: Annotated[str, text(1, PASSWORD_MAX)]
 
 
 class NewUserBody(Body):
@@ -50,24 +62,34 @@ class NewUserBody(Body):
 
 
 class NewPasswordBody(Body):
-    current_password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX)]
+    current_password: Annotated[str, text(1, PASSWORD_MAX)]
     new_password: NewPassword
 
 
 class NewRoleBody(Body):
     name: Annotated[str, StringConstraints(min_length=1, max_length=ROLE_NAME_MAX, pattern=NAME_PATTERN)]
     # No minimum length per item: an empty name is reported as an unknown permission.
-    permissions: list[Annotated[str, StringConstraints(max_length=PERMISSION_NAME_MAX)]] = Field(
+    permissions: list[Annotated[str, text(0, PERMISSION_NAME_MAX)]] = Field(
         default_factory=list, max_length=PERMISSIONS_PER_ROLE_MAX
     )
 
 
 class GrantRoleBody(Body):
-    role: Annotated[str, StringConstraints(min_length=1, max_length=ROLE_NAME_MAX)]
+    role: Annotated[str, text(1, ROLE_NAME_MAX)]
 
 
 class AuthorizeBody(Body):
-    permission: Annotated[str, StringConstraints(min_length=1, max_length=PERMISSION_NAME_MAX)]
+    permission: Annotated[str, text(1, PERMISSION_NAME_MAX)]
+
+
+class Query(BaseModel):
+    # Query values are text: '5' is the number 5 here (lax), but 'abc' or '1.5' is a 400, not a default.
+    model_config = ConfigDict(extra="ignore")
+
+
+class PageQuery(Query):
+    limit: int = Field(100, ge=1, le=LIST_LIMIT_MAX, description="how many at most")
+    offset: int = Field(0, ge=0, le=MAX_ID, description="how many to skip")
 
 
 def json_object() -> dict[str, Any]:
@@ -111,6 +133,17 @@ def parse_body(model: type[BodyT]) -> BodyT:
     """The request body as `model`; 400 naming every bad field and what it allows."""
     try:
         return model.model_validate(json_object())
+    except ValidationError as error:
+        raise BadRequest(describe(error)) from None
+
+
+QueryT = TypeVar("QueryT", bound=Query)
+
+
+def parse_query(model: type[QueryT]) -> QueryT:
+    """The query string as `model` (a name given twice: the first value); 400 naming every bad parameter."""
+    try:
+        return model.model_validate(request.args.to_dict())
     except ValidationError as error:
         raise BadRequest(describe(error)) from None
 

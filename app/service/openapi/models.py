@@ -1,0 +1,100 @@
+"""The bodies the service answers with, as pydantic models: the OpenAPI document's response schemas.
+
+Strict about extra fields (`additionalProperties: false`), so the property-based contract test
+(tests/contract) notices a field a route adds without saying so here. The request bodies are in
+service/validation.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Answer):
+    code: str  # e.g. 'bad_request', 'unauthorized', 'not_found'
+    message: str  # what is wrong and what is allowed
+
+
+class Error(Answer):
+    """Every error (4xx and 5xx), the service's own and Werkzeug's (service/errors.py)."""
+
+    error: ErrorDetail
+
+
+class Token(Answer):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int  # seconds
+
+
+class User(Answer):
+    id: int
+    username: str
+    created_at: datetime
+    disabled: bool
+    roles: list[str]
+
+
+class Me(Answer):
+    user: User
+    roles: list[str]
+    permissions: list[str]
+
+
+class UserPage(Answer):
+    users: list[User]
+    limit: int
+    offset: int
+
+
+class Role(Answer):
+    id: int
+    name: str
+    permissions: list[str]
+
+
+class AuthorizedUser(Answer):
+    id: int
+    username: str
+
+
+class Authorized(Answer):
+    allowed: Literal[True]  # a denial is a 403 with the error shape
+    user: AuthorizedUser
+    permission: str
+
+
+class Health(Answer):
+    status: Literal["ok"]
+
+
+class Version(Answer):
+    version: str
+    revision: str
+    image: str  # the image by digest, as the deploy passed it; 'unknown' outside a deploy
+
+
+class Ready(Answer):
+    status: Literal["ready"]
+    revision: list[str]
+
+
+class NotReady(Answer):
+    status: Literal["unavailable"]
+    reason: str
+
+
+class OpenAPIDocument(BaseModel):
+    """This document itself (its full schema is the OpenAPI 3.1 specification's)."""
+
+    model_config = ConfigDict(extra="allow")
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
