@@ -13,6 +13,9 @@ command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+# psycopg-c (app/requirements.txt) is built against libpq in the venv.
+command -v pg_config >/dev/null 2>&1 || need_apt+=(libpq-dev)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc python3-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "missing system packages: ${need_apt[*]}; install them (Debian: sudo apt-get install -y ${need_apt[*]})" >&2

@@ -73,7 +73,7 @@ def test_token_without_expiry_is_401(app: Flask, client: FlaskClient, admin: dic
 
 def test_unsigned_token_is_401(client: FlaskClient, admin: dict[str, str]) -> None:
     now = datetime.now(UTC)
-    unsigned = jwt.encode({"sub": "1", "iat": now, "exp": now + timedelta(hours=1)}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "1", "iat": now, "exp": now + timedelta(hours=1)}, "", algorithm="none")
     error_of(client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {unsigned}"}), 401)
 
 
