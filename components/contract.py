@@ -20,6 +20,15 @@ DATA_MOUNT = "/app/data"  # DATA_DIR: the embedded SQLite database
 HEALTHCHECK = ("python", "/app/healthcheck.py")  # the image's HEALTHCHECK command
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")  # LOG_LEVEL values
 
+# Secrets: files in this directory, one per secret variable, named after it in lowercase
+# (SECRET_KEY -> /run/secrets/secret_key); the service reads VAR_FILE=<path> (docs/contract.md).
+SECRETS_DIR = "/run/secrets"
+
+
+def secret_file_path(variable: str) -> str:
+    return f"{SECRETS_DIR}/{variable.lower()}"
+
+
 # HTTP
 READINESS_PATH = "/readyz"  # 200 when the database answers at the migration head, else 503
 LIVENESS_PATH = "/healthz"  # 200 while the process is alive

@@ -35,6 +35,20 @@ PREVIOUS = pulumi.Alias(name="service", type_="microservice-model:index:DockerSe
 REPLACE_ON_ANY_CHANGE = ["*"]
 
 
+def secret_uploads(env: AppEnv) -> list[docker.ContainerUploadArgs]:
+    """Each secret as a file of the image's user, mode 0400, written before the container first starts.
+
+    The provider copies them in at creation only; REPLACE_ON_ANY_CHANGE makes a changed secret a new
+    container, so the running one never holds a stale file.
+    """
+    return [
+        docker.ContainerUploadArgs(
+            file=path, content=env.secret[name], owner=str(APP_UID), group=str(APP_UID), permissions="0400"
+        )
+        for name, path in env.secret_files().items()
+    ]
+
+
 @dataclass(frozen=True, kw_only=True)
 class DockerApiArgs:
     settings: DockerSettings
@@ -61,8 +75,9 @@ class DockerApi(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[PREVIOUS]))
         super().__init__("microservice-model:index:DockerApi", name, None, opts)
         settings = args.settings
-        envs: list[pulumi.Input[str]] = [f"{key}={value}" for key, value in args.env.plain.items()]
-        envs += [pulumi.Output.concat(key, "=", value) for key, value in args.env.secret.items()]
+        # Secrets are files (uploads below), found through VAR_FILE: none is in the container's env.
+        plain = {**args.env.plain, **args.env.file_env()}
+        envs: list[pulumi.Input[str]] = [f"{key}={value}" for key, value in plain.items()]
         # The image by digest, for /version and service_build_info. The metrics port (METRICS_PORT)
         # is deliberately not in `ports`: reachable from the container network, not from the host.
         envs.append(pulumi.Output.concat("IMAGE_REF=", args.image_ref))
@@ -84,6 +99,7 @@ class DockerApi(pulumi.ComponentResource):
             ],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.refs.network_name)],
             envs=envs,
+            uploads=secret_uploads(args.env),
             restart=settings.restart_policy,
             # Logs also go to stdout; cap what the engine keeps of them (json-file grows without bound).
             log_driver="json-file",

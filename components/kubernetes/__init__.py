@@ -1,7 +1,8 @@
 """The kubernetes target: a Deployment behind a Service, as the old `bash online.sh prod` ran it.
 
 Order: runtime (namespace, ConfigMap, Secrets) -> migration Job with the new image -> the api's
-Deployment, Service and PodDisruptionBudget.
+Deployment, Service and PodDisruptionBudget; the network's NetworkPolicy beside them, its optional
+Ingress after the Service.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pulumi_kubernetes
 
 from components.kubernetes.api import KubernetesApi, KubernetesApiArgs
 from components.kubernetes.migration import KubernetesMigration, KubernetesMigrationArgs
+from components.kubernetes.network import KubernetesNetwork, KubernetesNetworkArgs
 from components.kubernetes.runtime import KubernetesRuntime, KubernetesRuntimeArgs
 from components.settings import Settings
 
@@ -55,8 +57,18 @@ def deploy(settings: Settings, image_ref: pulumi.Output[str]) -> None:
             image_ref=image_ref,
             env=env,
             labels=labels,
-            termination_grace_seconds=settings.termination_grace_seconds,
             run_after=[migration.job],
+        ),
+        opts,
+    )
+    KubernetesNetwork(
+        "network",
+        KubernetesNetworkArgs(
+            namespace=env.namespace,
+            labels=labels,
+            network_policy=cluster.network_policy,
+            ingress=cluster.ingress,
+            service_name=api.service_name,
         ),
         opts,
     )

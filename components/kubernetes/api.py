@@ -41,13 +41,21 @@ SCRAPE_ANNOTATIONS = {
 }
 
 
+def pre_stop_pause(seconds: int) -> k8s.core.v1.LifecycleArgs | None:
+    """The kubelet's own sleep action (GA in Kubernetes 1.34, KEP-3960): no `sleep` binary needed."""
+    if seconds == 0:
+        return None
+    return k8s.core.v1.LifecycleArgs(
+        pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=seconds))
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class KubernetesApiArgs:
     settings: KubernetesSettings
     image_ref: pulumi.Input[str]
     env: pod.PodEnv
     labels: dict[str, str]
-    termination_grace_seconds: int
     run_after: list[pulumi.Resource]  # the migration Job: pods of a new image start only after it succeeded
 
 
@@ -84,11 +92,10 @@ class KubernetesApi(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     # The usual scrape annotations: Prometheus scrapes each pod's metrics port directly.
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=selector, annotations=SCRAPE_ANNOTATIONS),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        # Longer than gunicorn's graceful timeout, so in-flight requests drain.
-                        termination_grace_period_seconds=args.termination_grace_seconds,
-                        security_context=pod.pod_security(),
-                        image_pull_secrets=pod.image_pull_secrets(args.env),
+                    spec=pod.pod_spec(
+                        args.env,
+                        # The preStop pause plus gunicorn's graceful timeout plus a margin (settings).
+                        termination_grace_period_seconds=settings.termination_grace_seconds,
                         containers=[
                             k8s.core.v1.ContainerArgs(
                                 name="service",
@@ -119,9 +126,12 @@ class KubernetesApi(pulumi.ComponentResource):
                                 resources=pod.resources(settings),
                                 security_context=pod.container_security(),
                                 volume_mounts=pod.volume_mounts(),
+                                # A terminating pod is taken out of the endpoints while the kubelet
+                                # runs this hook; only after it does gunicorn get SIGTERM and stop
+                                # accepting, so nothing still routed to the pod is refused.
+                                lifecycle=pre_stop_pause(settings.pre_stop_seconds),
                             )
                         ],
-                        volumes=pod.volumes(),
                     ),
                 ),
             ),

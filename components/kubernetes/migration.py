@@ -72,10 +72,9 @@ class KubernetesMigration(pulumi.ComponentResource):
                 active_deadline_seconds=JOB_DEADLINE_SECONDS,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
+                    spec=pod.pod_spec(
+                        args.env,
                         restart_policy="Never",
-                        security_context=pod.pod_security(),
-                        image_pull_secrets=pod.image_pull_secrets(args.env),
                         containers=[
                             k8s.core.v1.ContainerArgs(
                                 name="migrate",
@@ -87,7 +86,6 @@ class KubernetesMigration(pulumi.ComponentResource):
                                 volume_mounts=pod.volume_mounts(),
                             )
                         ],
-                        volumes=pod.volumes(),
                     ),
                 ),
             ),

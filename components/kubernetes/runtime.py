@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,7 +25,8 @@ class KubernetesRuntimeArgs:
 
 
 class KubernetesRuntime(pulumi.ComponentResource):
-    """The namespace, the plain env (ConfigMap), the secret env (Secret) and an image pull Secret.
+    """The namespace, the plain env (ConfigMap), the secrets (a Secret the pods mount as files, one per
+    secret variable, with `VAR_FILE` in the ConfigMap) and an image pull Secret.
 
     ConfigMap and Secret are auto-named: a change gives them a new name, the pod template changes
     with it, and the Deployment rolls out the new values (an in-place edit would not restart pods).
@@ -46,15 +48,24 @@ class KubernetesRuntime(pulumi.ComponentResource):
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-env",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace_name, labels=args.labels),
-            data={**args.env.plain, **LOG_ROTATION},
+            data={**args.env.plain, **args.env.file_env(), **LOG_ROTATION},
             opts=child,
         )
+        # Keys are the file names under SECRETS_DIR (SECRET_KEY -> secret_key), so the whole Secret
+        # mounts as the files AppEnv.secret_files() names.
         secret = k8s.core.v1.Secret(
-            f"{name}-secret-env",
+            f"{name}-secret-files",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace_name, labels=args.labels),
             type="Opaque",
-            string_data=dict(args.env.secret),
-            opts=child,
+            string_data={
+                PurePosixPath(path).name: args.env.secret[variable]
+                for variable, path in args.env.secret_files().items()
+            },
+            # It held the same secrets as env vars under this name: adopt it (its new keys replace it,
+            # under a new auto-name, which rolls the pods onto the files).
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-secret-env")])
+            ),
         )
         pull_secret_name = None
         image = args.image

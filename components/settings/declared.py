@@ -26,4 +26,11 @@ def declared_settings() -> dict[str, dict[str, Any]]:
 
 def defaults() -> dict[str, str]:
     """Every key the program reads, with its default as the CLI hands it over: a string."""
-    return {key: str(spec["default"]) for key, spec in declared_settings().items()}
+    return {key: as_cli_string(spec["default"]) for key, spec in declared_settings().items()}
+
+
+def as_cli_string(value: Any) -> str:
+    """A declared default as the CLI hands it over: booleans as `true`/`false`, the rest as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -7,7 +7,7 @@ from typing import Literal
 
 import pulumi
 
-from components.contract import PROJECT
+from components.contract import PROJECT, secret_file_path
 
 Target = Literal["docker", "kubernetes"]
 TERMINATION_MARGIN_SECONDS = 15  # extra time after gunicorn's graceful timeout before SIGKILL
@@ -54,6 +54,26 @@ class DockerSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NetworkPolicySettings:
+    """Where the app's pods may be reached from and what they may reach (`networkPolicy` on)."""
+
+    client_namespaces: tuple[str, ...]  # besides the app's own namespace
+    client_cidrs: tuple[str, ...]
+    ingress_controller_namespace: str | None
+    metrics_namespaces: tuple[str, ...]
+    dns_namespace: str
+    database_cidrs: tuple[str, ...]
+    database_port: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngressSettings:
+    class_name: str
+    host: str
+    tls_secret: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class KubernetesSettings:
     kubeconfig: str | None
     context: str | None
@@ -65,6 +85,11 @@ class KubernetesSettings:
     cpu_limit: str
     memory_request: str
     memory_limit: str
+    # The preStop pause, then gunicorn's graceful drain, both inside the pod's termination grace.
+    pre_stop_seconds: int
+    termination_grace_seconds: int
+    network_policy: NetworkPolicySettings | None  # None: `networkPolicy` off
+    ingress: IngressSettings | None  # None: `ingress` off
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +110,14 @@ class AppEnv:
 
     def names(self) -> list[str]:
         return [*self.plain, *self.secret]
+
+    def secret_files(self) -> dict[str, str]:
+        """Secret variable -> the file it is mounted as (SECRETS_DIR/<name in lowercase>), on both targets."""
+        return {name: secret_file_path(name) for name in self.secret}
+
+    def file_env(self) -> dict[str, str]:
+        """`VAR_FILE=path` for each secret: what the service reads instead of the secret in its env."""
+        return {f"{name}_FILE": path for name, path in self.secret_files().items()}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -63,7 +63,7 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
     secret_values = _secret_values(problems, raw, secret_keys, target, runtime_env)
     image = _image_settings(problems, raw, stack, target, secret_values)
     docker = docker_settings(problems, raw, stack, runtime_env)
-    kubernetes = kubernetes_settings(problems, raw)
+    kubernetes = kubernetes_settings(problems, raw, target, graceful_timeout, secret_values["databaseUrl"])
     if problems:
         raise SettingsError(stack, problems)
 

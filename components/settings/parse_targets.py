@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
 
 from components.contract import CONTAINER_NAME, PROJECT
-from components.settings.model import DockerSettings, KubernetesSettings
+from components.settings.model import (
+    TERMINATION_MARGIN_SECONDS,
+    DockerSettings,
+    IngressSettings,
+    KubernetesSettings,
+    NetworkPolicySettings,
+)
 from components.settings.rules import (
     DNS_LABEL,
+    DNS_NAME,
     DOCKER_HOST_SCHEMES,
     METRICS_MONITORS,
     RESTART_POLICIES,
     SERVICE_TYPES,
     SUFFIX,
     Raw,
+    boolean,
+    cidr_list,
     cpu_millis,
     int_in_range,
     memory_bytes,
+    name_list,
     one_of,
 )
 
@@ -60,7 +71,9 @@ def docker_settings(problems: list[str], raw: Raw, stack: str, runtime_env: str)
     )
 
 
-def kubernetes_settings(problems: list[str], raw: Raw) -> KubernetesSettings:
+def kubernetes_settings(
+    problems: list[str], raw: Raw, target: str, graceful_timeout: int, database_url: str
+) -> KubernetesSettings:
     namespace = raw("namespace")
     if not DNS_LABEL.match(namespace):
         problems.append(
@@ -86,15 +99,99 @@ def kubernetes_settings(problems: list[str], raw: Raw) -> KubernetesSettings:
             f"memoryRequest = {raw('memoryRequest')!r} is not allowed: "
             f"it must not exceed memoryLimit {raw('memoryLimit')!r}"
         )
+    service_type = one_of(problems, "serviceType", raw("serviceType"), SERVICE_TYPES)
+    pre_stop = int_in_range(problems, "preStopSeconds", raw("preStopSeconds"), 0, 60)
+    # The kubelet counts the grace period from the start of the preStop hook: the pause and gunicorn's
+    # whole graceful drain must both fit in it, with room to spare before SIGKILL.
+    grace = pre_stop + graceful_timeout + TERMINATION_MARGIN_SECONDS
+    if not pre_stop + graceful_timeout < grace:  # holds by construction; guards an edit of the sum
+        problems.append(
+            f"preStopSeconds = {pre_stop} + gracefulTimeout = {graceful_timeout} must be less than the "
+            f"termination grace of {grace} s, or gunicorn is killed while it drains"
+        )
     return KubernetesSettings(
         kubeconfig=raw("kubeconfig") or None,
         context=raw("kubeContext") or None,
         namespace=namespace,
         replicas=int_in_range(problems, "replicas", raw("replicas"), 1, 50),
-        service_type=one_of(problems, "serviceType", raw("serviceType"), SERVICE_TYPES),
+        service_type=service_type,
         metrics_monitor=one_of(problems, "metricsMonitor", raw("metricsMonitor"), METRICS_MONITORS),
         cpu_request=raw("cpuRequest"),
         cpu_limit=raw("cpuLimit"),
         memory_request=raw("memoryRequest"),
         memory_limit=raw("memoryLimit"),
+        pre_stop_seconds=pre_stop,
+        termination_grace_seconds=grace,
+        network_policy=_network_policy(problems, raw, target, service_type, database_url),
+        ingress=_ingress(problems, raw),
     )
+
+
+def _network_policy(
+    problems: list[str], raw: Raw, target: str, service_type: str, database_url: str
+) -> NetworkPolicySettings | None:
+    enabled = boolean(problems, "networkPolicy", raw("networkPolicy"))
+    client_namespaces = name_list(problems, "clientNamespaces", raw("clientNamespaces"))
+    client_cidrs = cidr_list(problems, "clientCidrs", raw("clientCidrs"))
+    controller = raw("ingressControllerNamespace")
+    if controller and not DNS_LABEL.match(controller):
+        problems.append(
+            f"ingressControllerNamespace = {controller!r} is not allowed: expected empty or a namespace "
+            "name (a DNS label)"
+        )
+    metrics_namespaces = name_list(problems, "metricsNamespaces", raw("metricsNamespaces"))
+    dns_namespace = raw("dnsNamespace")
+    if not DNS_LABEL.match(dns_namespace):
+        problems.append(f"dnsNamespace = {dns_namespace!r} is not allowed: expected a namespace name")
+    database_cidrs = cidr_list(problems, "databaseCidrs", raw("databaseCidrs"))
+    host, port = _database_address(database_url)
+    if not database_cidrs and host is not None:
+        try:
+            database_cidrs = (str(ipaddress.ip_network(host)),)
+        except ValueError:
+            pass  # a host name: a NetworkPolicy cannot name it
+    if not enabled:
+        return None
+    if target == "kubernetes" and service_type != "ClusterIP" and not client_cidrs:
+        problems.append(
+            f"clientCidrs = '' is not allowed with serviceType {service_type} and networkPolicy on: "
+            "traffic from outside the cluster would be dropped; set the callers' ranges, e.g. "
+            "`pulumi config set clientCidrs 203.0.113.0/24`, or networkPolicy false"
+        )
+    return NetworkPolicySettings(
+        client_namespaces=client_namespaces,
+        client_cidrs=client_cidrs,
+        ingress_controller_namespace=controller or None,
+        metrics_namespaces=metrics_namespaces,
+        dns_namespace=dns_namespace,
+        database_cidrs=database_cidrs,
+        database_port=port,
+    )
+
+
+def _database_address(database_url: str) -> tuple[str | None, int]:
+    """The database's host and port (5432 unless the URL says); never echoes the URL."""
+    try:
+        parts = urlsplit(database_url)
+        return parts.hostname, parts.port or 5432
+    except ValueError:  # a malformed port: parse.py reports the URL itself
+        return None, 5432
+
+
+def _ingress(problems: list[str], raw: Raw) -> IngressSettings | None:
+    enabled = boolean(problems, "ingress", raw("ingress"))
+    class_name, host, tls_secret = raw("ingressClass"), raw("ingressHost"), raw("ingressTlsSecret")
+    if not DNS_NAME.match(class_name):
+        problems.append(f"ingressClass = {class_name!r} is not allowed: expected an IngressClass name")
+    if host and not DNS_NAME.match(host):
+        problems.append(
+            f"ingressHost = {host!r} is not allowed: expected a lowercase DNS name such as "
+            "microservice.model.com (no scheme, port or wildcard)"
+        )
+    if tls_secret and not DNS_NAME.match(tls_secret):
+        problems.append(f"ingressTlsSecret = {tls_secret!r} is not allowed: expected empty or a Secret name")
+    if not enabled:
+        return None
+    if not host:
+        problems.append("ingressHost = '' is not allowed with ingress on: name the host the Ingress answers")
+    return IngressSettings(class_name=class_name, host=host, tls_secret=tls_secret or None)

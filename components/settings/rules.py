@@ -6,6 +6,7 @@ so one run reports every bad key at once.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Collection
 from decimal import Decimal, InvalidOperation
@@ -25,6 +26,11 @@ SECRET_KEYS = ("databaseUrl", "secretKey", "registryPassword")
 
 SUFFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,30}$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# A DNS subdomain (RFC 1123), as Kubernetes names most objects and as an Ingress host is written.
+DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+)
+BOOLEANS = {"true": True, "false": False}
 REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 REGISTRY_HOST = re.compile(r"^[a-zA-Z0-9.-]+(:[0-9]+)?$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")  # what `docker` and OCI registries accept: lowercase hex
@@ -63,6 +69,44 @@ def one_of(problems: list[str], key: str, raw: str, allowed: Collection[str]) ->
         choices = ", ".join(repr(a) for a in allowed)
         problems.append(f"{key} = {raw!r} is not allowed: expected one of {choices}")
     return raw
+
+
+def boolean(problems: list[str], key: str, raw: str) -> bool:
+    value = BOOLEANS.get(raw.strip().lower())
+    if value is None:
+        problems.append(f"{key} = {raw!r} is not allowed: expected true or false")
+        return False
+    return value
+
+
+def items(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def name_list(problems: list[str], key: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated namespace names."""
+    names = items(raw)
+    bad = [name for name in names if not DNS_LABEL.match(name)]
+    if bad:
+        problems.append(
+            f"{key} = {raw!r} is not allowed: {', '.join(repr(b) for b in bad)} is not a namespace name; "
+            "expected comma-separated DNS labels, e.g. frontend,batch"
+        )
+    return tuple(names)
+
+
+def cidr_list(problems: list[str], key: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated IP networks (a bare address is its /32 or /128), normalised."""
+    networks = []
+    for item in items(raw):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            problems.append(
+                f"{key} = {raw!r} is not allowed: {item!r} is not an IP network; expected comma-separated "
+                "CIDRs, e.g. 10.20.0.0/16,192.0.2.10/32"
+            )
+    return tuple(networks)
 
 
 def cpu_millis(raw: str) -> Decimal | None:

@@ -3,6 +3,8 @@ container fails the run with its output."""
 
 from __future__ import annotations
 
+import io
+import tarfile
 import uuid
 from pathlib import Path
 
@@ -186,3 +188,46 @@ def test_provider_update_applies_only_the_restart_policy_to_the_running_containe
     finally:
         for container in client.containers.list(all=True, filters={"label": f"{HARNESS_LABEL}={run_label}"}):
             container.remove(force=True)
+
+
+SECRET_UPLOAD = {"file": "/run/secrets/secret_key", "content": "s3cr3t", "owner": "10001", "group": "10001"}
+
+
+def test_uploads_become_one_archive_with_the_declared_owner_and_mode() -> None:
+    spec = ContainerSpec.from_declared(
+        "c", {**CONTAINER, "uploads": [{**SECRET_UPLOAD, "permissions": "0400"}]}
+    )
+    assert spec.uploads is not None
+    assert "s3cr3t" not in repr(spec)  # a spec in an error message never shows a secret
+    with tarfile.open(fileobj=io.BytesIO(spec.uploads)) as archive:
+        [member] = archive.getmembers()
+        assert (member.name, member.mode, member.uid, member.gid) == (
+            "run/secrets/secret_key",
+            0o400,
+            10001,
+            10001,
+        )
+        file = archive.extractfile(member)
+        assert file is not None
+        assert file.read() == b"s3cr3t"
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (
+            {**SECRET_UPLOAD, "mode": "0400"},
+            r"uploads\[0\]: the harness does not understand declared inputs \['mode'\]",
+        ),
+        ({**SECRET_UPLOAD, "source": "/etc/hostname"}, r"'source' is not supported"),
+        (
+            {"file": "/x", "content": "a", "contentBase64": "YQ=="},
+            r"declare exactly one of content, contentBase64",
+        ),
+        ({**SECRET_UPLOAD, "owner": "app"}, r"owner 'app' must be numeric"),
+        ({**SECRET_UPLOAD, "file": "relative"}, r"file 'relative' must be an absolute path"),
+    ],
+)
+def test_an_upload_the_harness_cannot_carry_out_fails_naming_it(upload: dict, message: str) -> None:
+    with pytest.raises(HarnessError, match=message):
+        ContainerSpec.from_declared("c", {**CONTAINER, "uploads": [upload]})

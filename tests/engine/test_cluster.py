@@ -34,6 +34,15 @@ def image(label: str) -> str:
 FIRST, SECOND, BROKEN = image("first"), image("second"), image("broken")
 
 
+# The optional Ingress, on for this lifecycle: the API server must accept it as the program renders it.
+INGRESS = {
+    "microservice-model:ingress": "true",
+    "microservice-model:ingressHost": "microservice.model.com",
+    "microservice-model:ingressTlsSecret": "model-tls",
+}
+SERVICE_ACCOUNT_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
 def job_name(ref: str) -> str:
     return f"microservice-model-migrate-{ref.rsplit(':', 1)[1][:12]}"
 
@@ -52,6 +61,10 @@ class Observed:
 class ClusterLifecycle:
     runs: dict[str, EngineRun] = field(default_factory=dict)
     observed: dict[str, Observed] = field(default_factory=dict)
+    # After the first `up` (with the Ingress on): the objects as the API server stored them.
+    network_policies: list[dict[str, Any]] = field(default_factory=list)
+    ingresses: list[dict[str, Any]] = field(default_factory=list)
+    pods: list[dict[str, Any]] = field(default_factory=list)
     namespace_gone_after_destroy: bool = False
     left_after_destroy: str = ""
     cluster_start_seconds: float = 0.0
@@ -109,7 +122,7 @@ def lifecycle(tools: EngineTools) -> Iterator[ClusterLifecycle]:
         "microservice-model:kubeContext": cluster.context,
     }
     plan = [
-        ("first", {**access, "microservice-model:imageRef": FIRST}),
+        ("first", {**access, **INGRESS, "microservice-model:imageRef": FIRST}),
         ("second", {"microservice-model:imageRef": SECOND}),
         ("unchanged", {}),
         ("broken", {"microservice-model:imageRef": BROKEN}),
@@ -122,6 +135,10 @@ def lifecycle(tools: EngineTools) -> Iterator[ClusterLifecycle]:
             secrets = PROD_SECRETS if label == "first" else None
             result.runs[label] = project.run("up", config=config, secrets=secrets, render=False, timeout=900)
             result.observed[label] = observe(cluster)
+            if label == "first":
+                result.network_policies = cluster.get("networkpolicies", "-n", NAMESPACE)["items"]
+                result.ingresses = cluster.get("ingresses", "-n", NAMESPACE)["items"]
+                result.pods = cluster.get("pods", "-n", NAMESPACE)["items"]
         result.runs["destroy"] = project.run("destroy", render=False, timeout=900)
         deadline = time.monotonic() + 120  # the namespace controller empties, then removes, the namespace
         while time.monotonic() < deadline:
@@ -131,7 +148,7 @@ def lifecycle(tools: EngineTools) -> Iterator[ClusterLifecycle]:
             time.sleep(2)
         result.left_after_destroy = cluster.kubectl(
             "get",
-            "all,configmaps,secrets,pdb",
+            "all,configmaps,secrets,pdb,networkpolicies,ingresses",
             "-A",
             "-l",
             "app.kubernetes.io/name=microservice-model",
@@ -163,6 +180,47 @@ def test_first_up_migrates_then_rolls_out_and_serves(lifecycle: ClusterLifecycle
     assert run.outputs["migrationJobName"] == job_name(FIRST)
     assert run.outputs["imageDigest"] == FIRST
     assert run.outputs["url"] == f"http://{DEPLOYMENT}.{NAMESPACE}.svc.cluster.local:8083"
+
+
+def test_the_api_server_accepts_the_network_policy_and_the_ingress(lifecycle: ClusterLifecycle) -> None:
+    assert lifecycle.runs["first"].error is None, lifecycle.runs["first"].error
+    [policy] = lifecycle.network_policies
+    assert policy["metadata"]["name"] == DEPLOYMENT
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert [rule["ports"] for rule in policy["spec"]["ingress"]] == [
+        [{"port": 8000, "protocol": "TCP"}],
+        [{"port": 9464, "protocol": "TCP"}],
+    ]
+    [ingress] = lifecycle.ingresses
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["microservice.model.com"], "secretName": "model-tls"}]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": DEPLOYMENT, "port": {"number": 8083}}
+
+
+def test_pods_get_no_service_account_token_and_their_secrets_as_read_only_files(
+    lifecycle: ClusterLifecycle,
+) -> None:
+    # The ServiceAccount admission plugin adds a projected token volume to every pod that does not opt
+    # out; these pods (API and migration) opt out, so the stored pods carry none.
+    pods = lifecycle.pods
+    components = {pod["metadata"]["labels"]["app.kubernetes.io/component"] for pod in pods}
+    assert components == {"api", "migration"}
+    for pod in pods:
+        spec = pod["spec"]
+        assert spec["automountServiceAccountToken"] is False
+        assert not [v for v in spec["volumes"] if "projected" in v], pod["metadata"]["name"]
+        [container] = spec["containers"]
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert SERVICE_ACCOUNT_TOKEN_PATH not in mounts
+        assert mounts["/run/secrets"]["readOnly"] is True
+        assert not [e for e in container.get("env", []) if "valueFrom" in e]
+        assert [list(source) for source in container["envFrom"]] == [["configMapRef"]]
+        [secret_volume] = [v for v in spec["volumes"] if v["name"] == mounts["/run/secrets"]["name"]]
+        assert secret_volume["secret"]["defaultMode"] == 0o440
+    api = next(pod for pod in pods if pod["metadata"]["labels"]["app.kubernetes.io/component"] == "api")
+    assert api["spec"]["containers"][0]["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}
+    assert api["spec"]["terminationGracePeriodSeconds"] == 5 + 30 + 15
 
 
 def test_second_digest_runs_a_new_job_and_a_rolling_update(lifecycle: ClusterLifecycle) -> None:

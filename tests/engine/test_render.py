@@ -23,6 +23,7 @@ K8S_TYPES = {
     "kubernetes:core/v1:Namespace": 1,
     "kubernetes:core/v1:ConfigMap": 1,
     "kubernetes:core/v1:Secret": 2,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
     "kubernetes:batch/v1:Job": 1,
     "kubernetes:apps/v1:Deployment": 1,
     "kubernetes:core/v1:Service": 1,
@@ -46,13 +47,13 @@ STRING_DATA = (
 EXPECTED_DIFFERENCES: dict[str, str] = {
     "ConfigMap/runtime-env-<auto> metadata.annotations.pulumi.com/autonamed": AUTONAMED,
     "Secret/runtime-pull-secret-<auto> metadata.annotations.pulumi.com/autonamed": AUTONAMED,
-    "Secret/runtime-secret-env-<auto> metadata.annotations.pulumi.com/autonamed": AUTONAMED,
+    "Secret/runtime-secret-files-<auto> metadata.annotations.pulumi.com/autonamed": AUTONAMED,
     "Secret/runtime-pull-secret-<auto> stringData..dockerconfigjson": STRING_DATA,
     "Secret/runtime-pull-secret-<auto> data..dockerconfigjson": STRING_DATA,
-    "Secret/runtime-secret-env-<auto> stringData.DATABASE_URL": STRING_DATA,
-    "Secret/runtime-secret-env-<auto> stringData.SECRET_KEY": STRING_DATA,
-    "Secret/runtime-secret-env-<auto> data.DATABASE_URL": STRING_DATA,
-    "Secret/runtime-secret-env-<auto> data.SECRET_KEY": STRING_DATA,
+    "Secret/runtime-secret-files-<auto> stringData.database_url": STRING_DATA,
+    "Secret/runtime-secret-files-<auto> stringData.secret_key": STRING_DATA,
+    "Secret/runtime-secret-files-<auto> data.database_url": STRING_DATA,
+    "Secret/runtime-secret-files-<auto> data.secret_key": STRING_DATA,
 }
 
 
@@ -129,12 +130,13 @@ def test_rendered_secrets_hold_the_configured_values(rendered_prod: RenderedLife
         for doc in documents(rendered_prod.rendered.values())
         if doc["kind"] == "Secret"
     }
-    env = {
-        key: base64.b64decode(value).decode() for key, value in secrets["runtime-secret-env"]["data"].items()
+    files = {
+        key: base64.b64decode(value).decode()
+        for key, value in secrets["runtime-secret-files"]["data"].items()
     }
-    assert env == {
-        "DATABASE_URL": PROD_SECRETS["microservice-model:databaseUrl"],
-        "SECRET_KEY": PROD_SECRETS["microservice-model:secretKey"],
+    assert files == {
+        "database_url": PROD_SECRETS["microservice-model:databaseUrl"],
+        "secret_key": PROD_SECRETS["microservice-model:secretKey"],
     }
     pull = json.loads(base64.b64decode(secrets["runtime-pull-secret"]["data"][".dockerconfigjson"]))
     auth = pull["auths"]["registry.example.com"]

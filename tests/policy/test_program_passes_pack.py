@@ -153,6 +153,16 @@ def test_secret_looking_docker_env_values_are_pulumi_secrets() -> None:
     assert {key for key, secret in checked.items() if not secret} == set()
 
 
+def test_docker_secret_files_are_pulumi_secrets_and_no_secret_is_in_the_containers_env() -> None:
+    run = run_program("test", secrets=TEST_STACK_SECRETS)
+    container = run.one(CONTAINER)
+    assert list(secret_looking_values(container)) == []
+    # The whole list is a Pulumi secret (it holds secret values), so its contents never show in a diff.
+    assert is_secret(container.inputs["uploads"])
+    files = {upload["file"] for upload in plain(container.inputs["uploads"])}
+    assert files == {"/run/secrets/secret_key", "/run/secrets/database_url"}
+
+
 def test_the_secret_check_tells_plaintext_from_pulumi_secrets() -> None:
     """The check above can fail: a plaintext SECRET_KEY in a container's envs is found as such."""
     container = Registration(

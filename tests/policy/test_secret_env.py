@@ -1,4 +1,4 @@
-"""no-plaintext-secret-env: secretKeyRef on Kubernetes; nothing secret on command lines."""
+"""no-plaintext-secret-env: secrets as files (no secret in a container's env); none on command lines."""
 
 from __future__ import annotations
 
@@ -41,10 +41,29 @@ def test_plain_settings_are_not_secret_looking(name: str, value: str) -> None:
     assert not looks_secret(name, value)
 
 
-def test_deployment_reading_secrets_from_secret_key_ref_passes() -> None:
+def test_deployment_reading_secrets_from_files_passes() -> None:
+    container = k8s_container()
+    container["env"].append({"name": "DATABASE_URL_FILE", "value": "/run/secrets/database_url"})
+    container["env"].append({"name": "SECRET_KEY_FILE", "value": "/run/secrets/secret_key"})
+    assert check_resource(no_plaintext_secrets, DEPLOYMENT, deployment(container)) == []
+
+
+def test_a_secret_in_the_environment_by_reference_is_refused() -> None:
     container = k8s_container()
     container["env"].append({"name": "DATABASE_URL", "valueFrom": SECRET_KEY_REF})
-    assert check_resource(no_plaintext_secrets, DEPLOYMENT, deployment(container)) == []
+    container["envFrom"] = [{"configMapRef": {"name": "env"}}, {"secretRef": {"name": "app-secrets"}}]
+    assert check_resource(no_plaintext_secrets, DEPLOYMENT, deployment(container), name="api") == [
+        "Deployment 'api' container 'api' puts a Secret into its environment as DATABASE_URL: mount the "
+        "Secret as a read-only volume and point the service at the file with DATABASE_URL_FILE.",
+        "Deployment 'api' container 'api' puts every key of Secret 'app-secrets' into its environment "
+        "(envFrom.secretRef): mount the Secret as a read-only volume and set NAME_FILE for each secret "
+        "instead.",
+    ]
+
+
+def test_a_file_variable_is_a_path_not_a_secret() -> None:
+    assert not looks_secret("SECRET_KEY_FILE", "/run/secrets/secret_key")
+    assert looks_secret("DATABASE_URL_FILE", "postgresql://model:pw@db/model")  # a URL is no path
 
 
 def test_plaintext_secret_values_in_kubernetes_are_refused() -> None:
@@ -54,10 +73,10 @@ def test_plaintext_secret_values_in_kubernetes_are_refused() -> None:
         {"name": "TOKEN_TTL_SECONDS", "value": "3600"},
     ]
     assert check_resource(no_plaintext_secrets, JOB, job(k8s_container(env=env)), name="migrate") == [
-        "Job 'migrate' container 'api' sets SECRET_KEY as a plaintext value: read it from a Kubernetes "
-        "Secret with valueFrom.secretKeyRef.",
-        "Job 'migrate' container 'api' sets DATABASE_URL as a plaintext value: read it from a Kubernetes "
-        "Secret with valueFrom.secretKeyRef.",
+        "Job 'migrate' container 'api' sets SECRET_KEY as a plaintext value: mount the Secret as a "
+        "read-only volume and point the service at the file with SECRET_KEY_FILE.",
+        "Job 'migrate' container 'api' sets DATABASE_URL as a plaintext value: mount the Secret as a "
+        "read-only volume and point the service at the file with DATABASE_URL_FILE.",
     ]
 
 
@@ -94,7 +113,22 @@ def test_docker_container_command_with_a_secret_is_refused() -> None:
     ]
 
 
-def test_docker_envs_are_not_judged_because_policies_cannot_see_secretness() -> None:
-    """pulumi-policy strips the secret mark (pulumi/pulumi-policy#241): envs are checked elsewhere."""
-    props = docker_container(envs=["SECRET_KEY=plaintext-or-secret-the-pack-cannot-tell"])
+def test_docker_envs_with_secrets_are_refused_whatever_their_secretness() -> None:
+    """pulumi-policy strips the secret mark (pulumi/pulumi-policy#241), but no secret belongs in env."""
+    props = docker_container(
+        envs=["RUNTIME_ENV=test", "SECRET_KEY=anything", "DATABASE_URL=postgresql://model:pw@db/model"]
+    )
+    assert check_resource(no_plaintext_secrets, CONTAINER, props) == [
+        "Docker container 'web' puts SECRET_KEY into its environment: upload it as a file (`uploads`, mode "
+        "0400, owned by the app user) and set SECRET_KEY_FILE to its path.",
+        "Docker container 'web' puts DATABASE_URL into its environment: upload it as a file (`uploads`, mode "
+        "0400, owned by the app user) and set DATABASE_URL_FILE to its path.",
+    ]
+
+
+def test_docker_secrets_as_uploaded_files_pass() -> None:
+    props = docker_container(
+        envs=["RUNTIME_ENV=test", "SECRET_KEY_FILE=/run/secrets/secret_key"],
+        uploads=[{"file": "/run/secrets/secret_key", "content": "s3cr3t", "permissions": "0400"}],
+    )
     assert check_resource(no_plaintext_secrets, CONTAINER, props) == []

@@ -12,7 +12,9 @@ from components.settings import SECRET_KEYS, SettingsError, defaults, parse_sett
 from tests.support.rendering import PULUMI_DOCS, config_reference, documented_reference
 from tests.support.stack_config import REPO_ROOT, project_config, stack_file_config
 
-INTEGER_KEYS = {"gracefulTimeout", "hostPort", "healthyTimeout", "replicas"}
+INTEGER_KEYS = {"gracefulTimeout", "hostPort", "healthyTimeout", "replicas", "preStopSeconds"}
+BOOLEAN_KEYS = {"networkPolicy", "ingress"}
+PYTHON_TYPES = {"integer": int, "boolean": bool, "string": str}
 
 
 def test_project_is_microservice_model_on_python_with_pip_and_the_venv() -> None:
@@ -46,12 +48,12 @@ def test_every_declared_setting_has_type_default_and_description_matching_the_pr
     for key, spec in project_config().items():
         assert set(spec) == {"type", "default", "description"}, key
         assert spec["description"].strip(), key
-        expected_type = "integer" if key in INTEGER_KEYS else "string"
+        expected_type = "integer" if key in INTEGER_KEYS else "boolean" if key in BOOLEAN_KEYS else "string"
         assert spec["type"] == expected_type, key
         # The CLI rejects a default that does not match the declared type.
-        assert isinstance(spec["default"], int if expected_type == "integer" else str), key
-        # The default passes its own rule (a stack that leaves the key out is valid).
-        parse_settings("test", {key: str(spec["default"])}, set())
+        assert type(spec["default"]) is PYTHON_TYPES[expected_type], key
+        # The default passes its own rule (a stack that leaves the key out is valid), as the CLI hands it.
+        parse_settings("test", {key: defaults()[key]}, set())
 
 
 def test_secret_settings_are_described_as_secrets_and_default_to_unset() -> None:

@@ -212,12 +212,30 @@ def test_stack_with_secrets() -> ProgramRun:
     )
 
 
-def test_secrets_reach_the_container_as_pulumi_secrets(test_stack_with_secrets: ProgramRun) -> None:
+def test_secrets_reach_the_container_as_files_of_the_app_user(test_stack_with_secrets: ProgramRun) -> None:
     container = test_stack_with_secrets.one(CONTAINER)
-    assert is_secret(container.inputs["envs"])
     envs = container.input("envs")
-    assert "DATABASE_URL=postgresql+psycopg://model:pw-789@db:5432/model" in envs
-    assert f"SECRET_KEY={TEST_SECRET_KEY}" in envs
+    assert "DATABASE_URL_FILE=/run/secrets/database_url" in envs
+    assert "SECRET_KEY_FILE=/run/secrets/secret_key" in envs
+    assert not [e for e in envs if e.startswith(("DATABASE_URL=", "SECRET_KEY="))]
+    assert not is_secret(container.inputs["envs"])  # nothing secret left in it
+    assert is_secret(container.inputs["uploads"])
+    by_file = {upload["file"]: upload for upload in container.input("uploads")}
+    owned = {"owner": str(APP_UID), "group": str(APP_UID), "permissions": "0400"}
+    assert by_file == {
+        "/run/secrets/database_url": {
+            "file": "/run/secrets/database_url",
+            "content": "postgresql+psycopg://model:pw-789@db:5432/model",
+            **owned,
+        },
+        "/run/secrets/secret_key": {"file": "/run/secrets/secret_key", "content": TEST_SECRET_KEY, **owned},
+    }
+
+
+def test_without_secrets_the_container_uploads_nothing(test_stack: ProgramRun) -> None:
+    container = test_stack.one(CONTAINER)
+    assert container.input("uploads") in (None, [])
+    assert not [e for e in container.input("envs") if e.split("=", 1)[0].endswith("_FILE")]
 
 
 def test_migration_gets_secrets_through_its_environment_never_its_command_line(
@@ -230,8 +248,14 @@ def test_migration_gets_secrets_through_its_environment_never_its_command_line(
     assert not is_secret(command.inputs["create"])
     assert "pw-789" not in create
     assert TEST_SECRET_KEY not in create
-    assert "--env DATABASE_URL" in create
-    assert "--env SECRET_KEY" in create
+    # The container gets the files (created, files copied in, started), never the values as env vars.
+    words = create.split()
+    assert "DATABASE_URL_FILE" in words
+    assert "SECRET_KEY_FILE" in words
+    assert "DATABASE_URL" not in words
+    assert "SECRET_KEY" not in words
+    assert "| docker cp - " in create
+    assert 'docker start --attach "$id"' in create
 
 
 def test_container_suffix_and_host_ip_and_ssh_docker_host_are_honoured() -> None:

@@ -21,6 +21,7 @@ from components.contract import (
     MIGRATION_COMMAND,
     PUBLIC_PORT,
     READINESS_PATH,
+    SECRETS_DIR,
     SERVICE_PORT,
 )
 from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
@@ -32,9 +33,11 @@ from tests.support.resource_types import (
     DEPLOYMENT,
     DOCKER_PROVIDER,
     IMAGE,
+    INGRESS,
     JOB,
     KUBERNETES_PROVIDER,
     NAMESPACE,
+    NETWORK_POLICY,
     POD_DISRUPTION_BUDGET,
     SERVICE,
 )
@@ -164,20 +167,160 @@ def test_logs_go_to_a_per_pod_volume_at_app_logs(prod_stack: ProgramRun) -> None
     assert volumes[mounts[LOG_MOUNT]]["emptyDir"] == {"sizeLimit": "256Mi"}
 
 
-def test_env_comes_from_the_config_map_and_the_secret(prod_stack: ProgramRun) -> None:
+def test_secrets_are_mounted_as_read_only_files_never_env(prod_stack: ProgramRun) -> None:
     config_map = prod_stack.one(CONFIG_MAP)
-    assert config_map.input("data")["RUNTIME_ENV"] == "prod"
-    secret = prod_stack.named("runtime-secret-env")
+    data = config_map.input("data")
+    assert data["RUNTIME_ENV"] == "prod"
+    # The service reads VAR_FILE (app/service/config.py); the values are in no env and no ConfigMap.
+    assert data["DATABASE_URL_FILE"] == f"{SECRETS_DIR}/database_url"
+    assert data["SECRET_KEY_FILE"] == f"{SECRETS_DIR}/secret_key"
+    assert not {"DATABASE_URL", "SECRET_KEY"} & set(data)
+    secret = prod_stack.named("runtime-secret-files")
     assert is_secret(secret.inputs["stringData"])
     assert plain(secret.inputs["stringData"]) == {
-        "DATABASE_URL": "postgresql+psycopg://model:db-password-123@db.internal:5432/model",
-        "SECRET_KEY": TEST_SECRET_KEY,
+        "database_url": "postgresql+psycopg://model:db-password-123@db.internal:5432/model",
+        "secret_key": TEST_SECRET_KEY,
     }
     for workload in (prod_stack.one(DEPLOYMENT), prod_stack.one(JOB)):
-        assert main_container(workload)["envFrom"] == [
-            {"configMapRef": {"name": output_name(prod_stack, "runtime-env")}},
-            {"secretRef": {"name": output_name(prod_stack, "runtime-secret-env")}},
-        ]
+        container = main_container(workload)
+        assert container["envFrom"] == [{"configMapRef": {"name": output_name(prod_stack, "runtime-env")}}]
+        assert all("valueFrom" not in env for env in container.get("env", []))
+        [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == SECRETS_DIR]
+        assert mount["readOnly"] is True
+        [volume] = [v for v in pod_spec(workload)["volumes"] if v["name"] == mount["name"]]
+        # Owner and group read only; the kubelet makes the files root:<fsGroup>, the image's group.
+        assert volume["secret"] == {
+            "secretName": output_name(prod_stack, "runtime-secret-files"),
+            "defaultMode": 0o440,
+        }
+        assert pod_spec(workload)["securityContext"]["fsGroup"] == APP_UID
+
+
+def test_the_secret_files_follow_the_list_of_secrets() -> None:
+    """One file and one VAR_FILE per secret in the Secret, whatever the list of secrets holds."""
+    run = run_program("prod")
+    names = set(plain(run.named("runtime-secret-files").inputs["stringData"]))
+    files = {k: v for k, v in run.one(CONFIG_MAP).input("data").items() if k.endswith("_FILE")}
+    assert files == {f"{name.upper()}_FILE": f"{SECRETS_DIR}/{name}" for name in names}
+
+
+def test_pods_mount_no_service_account_token(prod_stack: ProgramRun) -> None:
+    # The app never calls the Kubernetes API: a token in the pod would only help an attacker.
+    for workload in (prod_stack.one(DEPLOYMENT), prod_stack.one(JOB)):
+        assert pod_spec(workload)["automountServiceAccountToken"] is False
+
+
+def test_a_pod_pauses_in_pre_stop_inside_its_termination_grace(prod_stack: ProgramRun) -> None:
+    spec = pod_spec(prod_stack.one(DEPLOYMENT))
+    pause = main_container(prod_stack.one(DEPLOYMENT))["lifecycle"]["preStop"]
+    assert pause == {"sleep": {"seconds": 5}}  # the kubelet's sleep action: no binary in the image
+    graceful = int(prod_stack.one(CONFIG_MAP).input("data")["GUNICORN_GRACEFUL_TIMEOUT"])
+    # The grace counts from the hook's start: the pause, then gunicorn's whole drain, must fit.
+    assert spec["terminationGracePeriodSeconds"] == 5 + graceful + 15
+    assert "lifecycle" not in main_container(prod_stack.one(JOB))
+
+
+def test_a_zero_pre_stop_pause_leaves_the_hook_out() -> None:
+    run = run_program("prod", overrides={"preStopSeconds": 0, "gracefulTimeout": 20})
+    assert "lifecycle" not in main_container(run.one(DEPLOYMENT))
+    assert pod_spec(run.one(DEPLOYMENT))["terminationGracePeriodSeconds"] == 35
+
+
+def test_network_policy_admits_clients_on_8000_and_scrapers_on_metrics_only(prod_stack: ProgramRun) -> None:
+    policy = prod_stack.one(NETWORK_POLICY)
+    spec = policy.input("spec")
+    pod_labels = prod_stack.one(DEPLOYMENT).input("spec")["template"]["metadata"]["labels"]
+    job_labels = prod_stack.one(JOB).input("spec")["template"]["metadata"]["labels"]
+    selector = spec["podSelector"]["matchLabels"]
+    # Every pod of the app: the API pods and the migration Job's.
+    assert selector.items() <= pod_labels.items()
+    assert selector.items() <= job_labels.items()
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    by_name = "kubernetes.io/metadata.name"
+    assert spec["ingress"] == [
+        {
+            "from": [
+                {"podSelector": {}},
+                {"namespaceSelector": {"matchLabels": {by_name: "ingress-nginx"}}},
+            ],
+            "ports": [{"port": SERVICE_PORT, "protocol": "TCP"}],
+        },
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {by_name: "monitoring"}}}],
+            "ports": [{"port": METRICS_PORT, "protocol": "TCP"}],
+        },
+    ]
+    assert spec["egress"] == [
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {by_name: "kube-system"}}}],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+        },
+        # db.internal is a name, which a policy cannot match: its port, any address.
+        {"ports": [{"port": 5432, "protocol": "TCP"}]},
+    ]
+
+
+def test_network_policy_sources_and_database_range_are_settings() -> None:
+    run = run_program(
+        "prod",
+        overrides={
+            "clientNamespaces": "frontend, batch",
+            "clientCidrs": "203.0.113.0/24",
+            "ingressControllerNamespace": "",
+            "metricsNamespaces": "",
+            "databaseCidrs": "10.20.0.0/16",
+        },
+    )
+    spec = run.one(NETWORK_POLICY).input("spec")
+    by_name = "kubernetes.io/metadata.name"
+    assert spec["ingress"] == [
+        {
+            "from": [
+                {"podSelector": {}},
+                {"namespaceSelector": {"matchLabels": {by_name: "frontend"}}},
+                {"namespaceSelector": {"matchLabels": {by_name: "batch"}}},
+                {"ipBlock": {"cidr": "203.0.113.0/24"}},
+            ],
+            "ports": [{"port": SERVICE_PORT, "protocol": "TCP"}],
+        }
+    ]
+    assert spec["egress"][1] == {
+        "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+        "ports": [{"port": 5432, "protocol": "TCP"}],
+    }
+
+
+def test_network_policy_can_be_turned_off() -> None:
+    assert run_program("prod", overrides={"networkPolicy": False}).of_type(NETWORK_POLICY) == []
+
+
+def test_ingress_is_off_by_default_and_routes_its_host_to_the_service(prod_stack: ProgramRun) -> None:
+    assert prod_stack.of_type(INGRESS) == []
+    run = run_program(
+        "prod",
+        overrides={"ingress": True, "ingressHost": "microservice.model.com", "ingressTlsSecret": "model-tls"},
+    )
+    ingress = run.one(INGRESS)
+    service = plain(run.one(SERVICE).outputs["metadata"])["name"]
+    assert ingress.input("spec") == {
+        "ingressClassName": "nginx",
+        "tls": [{"hosts": ["microservice.model.com"], "secretName": "model-tls"}],
+        "rules": [
+            {
+                "host": "microservice.model.com",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": service, "port": {"number": PUBLIC_PORT}}},
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+    assert run.one(SERVICE).urn in ingress.dependencies
 
 
 def test_pods_pull_with_a_registry_secret(prod_stack: ProgramRun) -> None:
@@ -313,6 +456,7 @@ def test_prod_declares_the_expected_kubernetes_objects(prod_objects: list[dict[s
         "ConfigMap",
         "Secret",
         "Secret",
+        "NetworkPolicy",
         "Job",
         "Deployment",
         "Service",
@@ -330,6 +474,15 @@ def test_every_prod_object_validates_strictly_against_kubernetes_1_34(
             pytest.fail(
                 f"{obj['kind']}/{obj['metadata']['name']} is invalid at {list(error.path)}: {error.message}"
             )
+
+
+def test_the_ingress_validates_strictly_against_kubernetes_1_34() -> None:
+    run = run_program(
+        "prod",
+        overrides={"ingress": True, "ingressHost": "microservice.model.com", "ingressTlsSecret": "model-tls"},
+    )
+    [ingress] = [obj for obj in kubernetes_objects(run) if obj["kind"] == "Ingress"]
+    kubernetes_validate.validate(ingress, KUBERNETES_VERSION, strict=True)
 
 
 def test_schema_validation_rejects_a_misspelt_field(prod_objects: list[dict[str, Any]]) -> None:
@@ -358,4 +511,4 @@ def test_committed_prod_manifests_pass_the_kubernetes_validate_cli_strictly() ->
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("passed for resource") == 8, result.stdout
+    assert result.stdout.count("passed for resource") == 9, result.stdout

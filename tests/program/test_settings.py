@@ -320,3 +320,90 @@ def test_empty_platform_is_fine_on_the_local_engine_and_for_a_pinned_image() -> 
     assert parse_settings("test", pinned, set(K8S_SECRETS)).image.platform is None  # nothing is built
     remote = {"dockerHost": "ssh://deploy@build.example.com", "platform": "linux/arm64"}
     assert parse_settings("test", remote, set()).image.platform == "linux/arm64"
+
+
+# Issue 13: the preStop pause, the NetworkPolicy and the Ingress.
+
+
+@pytest.mark.parametrize("graceful", [1, 30, 600])
+@pytest.mark.parametrize("pause", [0, 5, 60])
+def test_the_pre_stop_pause_and_the_graceful_drain_fit_in_the_termination_grace(
+    pause: int, graceful: int
+) -> None:
+    settings = parse_settings(
+        "prod", kubernetes_values(preStopSeconds=pause, gracefulTimeout=graceful), set(K8S_SECRETS)
+    ).kubernetes
+    assert settings.pre_stop_seconds == pause
+    # The kubelet counts the grace from the start of preStop: pause + drain must end before SIGKILL.
+    assert pause + graceful < settings.termination_grace_seconds
+
+
+@pytest.mark.parametrize("value", ["-1", "61", "five"])
+def test_a_pre_stop_pause_out_of_range_fails(value: str) -> None:
+    [problem] = problems("prod", kubernetes_values(preStopSeconds=value), K8S_SECRETS)
+    assert problem == f"preStopSeconds = {value!r} is not allowed: expected a whole number from 0 to 60"
+
+
+def test_network_policy_settings_are_typed() -> None:
+    settings = parse_settings(
+        "prod",
+        kubernetes_values(
+            clientNamespaces="frontend, batch",
+            clientCidrs="203.0.113.7",
+            databaseUrl="postgresql+psycopg://u:p@10.20.3.4:6432/model",
+        ),
+        set(K8S_SECRETS),
+    )
+    policy = settings.kubernetes.network_policy
+    assert policy is not None
+    assert policy.client_namespaces == ("frontend", "batch")
+    assert policy.client_cidrs == ("203.0.113.7/32",)
+    # An IP host in the URL is the database's range when databaseCidrs is empty; the port comes along.
+    assert (policy.database_cidrs, policy.database_port) == (("10.20.3.4/32",), 6432)
+    assert policy.ingress_controller_namespace == "ingress-nginx"
+    assert policy.metrics_namespaces == ("monitoring",)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("networkPolicy", "yes", "networkPolicy = 'yes' is not allowed: expected true or false"),
+        ("clientNamespaces", "frontend,Bad_NS", "'Bad_NS' is not a namespace name"),
+        ("clientCidrs", "10.0.0.0/8,not-a-net", "'not-a-net' is not an IP network"),
+        ("databaseCidrs", "300.1.1.1", "'300.1.1.1' is not an IP network"),
+        ("metricsNamespaces", "mon itoring", "is not a namespace name"),
+        ("ingressControllerNamespace", "Ingress", "expected empty or a namespace name"),
+        ("dnsNamespace", "", "dnsNamespace = '' is not allowed"),
+        ("ingressHost", "https://model.example.com", "expected a lowercase DNS name"),
+        ("ingressClass", "", "ingressClass = '' is not allowed"),
+        ("ingressTlsSecret", "TLS secret", "expected empty or a Secret name"),
+    ],
+)
+def test_bad_network_and_ingress_settings_fail_naming_what_is_allowed(
+    key: str, value: str, message: str
+) -> None:
+    [problem] = problems("prod", kubernetes_values(**{key: value}), K8S_SECRETS)
+    assert problem.startswith(f"{key} = {value!r} is not allowed"), problem
+    assert message in problem
+
+
+def test_an_externally_exposed_service_needs_client_ranges_while_the_policy_is_on() -> None:
+    [problem] = problems("prod", kubernetes_values(serviceType="LoadBalancer"), K8S_SECRETS)
+    assert problem.startswith("clientCidrs = '' is not allowed with serviceType LoadBalancer")
+    parse_settings(
+        "prod", kubernetes_values(serviceType="LoadBalancer", clientCidrs="0.0.0.0/0"), set(K8S_SECRETS)
+    )
+    parse_settings("prod", kubernetes_values(serviceType="NodePort", networkPolicy="false"), set(K8S_SECRETS))
+
+
+def test_ingress_on_needs_a_host() -> None:
+    [problem] = problems("prod", kubernetes_values(ingress="true"), K8S_SECRETS)
+    assert problem == "ingressHost = '' is not allowed with ingress on: name the host the Ingress answers"
+    settings = parse_settings(
+        "prod", kubernetes_values(ingress="True", ingressHost="microservice.model.com"), set(K8S_SECRETS)
+    )
+    assert settings.kubernetes.ingress is not None
+    assert (settings.kubernetes.ingress.host, settings.kubernetes.ingress.tls_secret) == (
+        "microservice.model.com",
+        None,
+    )

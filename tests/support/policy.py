@@ -140,7 +140,7 @@ def k8s_container(**overrides: Any) -> dict[str, Any]:
         "env": [
             {"name": "RUNTIME_ENV", "value": "prod"},
             {"name": "TOKEN_TTL_SECONDS", "value": "3600"},
-            {"name": "SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": "app", "key": "secretKey"}}},
+            {"name": "SECRET_KEY_FILE", "value": "/run/secrets/secret_key"},
         ],
     }
     container.update(overrides)
@@ -169,7 +169,7 @@ def docker_container(**overrides: Any) -> dict[str, Any]:
         "image": DIGEST,
         "user": f"{APP_UID}:{APP_UID}",
         "ports": [{"internal": SERVICE_PORT, "external": PUBLIC_PORT, "ip": "127.0.0.1", "protocol": "tcp"}],
-        "envs": ["RUNTIME_ENV=test", "SECRET_KEY=from-a-pulumi-secret"],
+        "envs": ["RUNTIME_ENV=test", "SECRET_KEY_FILE=/run/secrets/secret_key"],
     }
     props.update(overrides)
     return props

@@ -21,7 +21,17 @@ PULUMI_DOCS = REPO_ROOT / "docs" / "pulumi.md"
 REFERENCE = re.compile(r"(<!-- config-reference:start -->\n)(.*?)(\n<!-- config-reference:end -->)", re.S)
 
 # Kubernetes objects in apply order; dict keys sorted and whole numbers as ints, so renders are stable.
-KIND_ORDER = ("Namespace", "ConfigMap", "Secret", "Job", "Deployment", "Service", "PodDisruptionBudget")
+KIND_ORDER = (
+    "Namespace",
+    "ConfigMap",
+    "Secret",
+    "NetworkPolicy",
+    "Job",
+    "Deployment",
+    "Service",
+    "PodDisruptionBudget",
+    "Ingress",
+)
 
 
 def redacted(value: Any) -> Any:

@@ -22,6 +22,8 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 SERVICE = "kubernetes:core/v1:Service"
 POD_DISRUPTION_BUDGET = "kubernetes:policy/v1:PodDisruptionBudget"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 
 # The program's own components (microservice-model:index:<class>).
 SERVICE_IMAGE = "microservice-model:index:ServiceImage"
@@ -31,3 +33,4 @@ DOCKER_API = "microservice-model:index:DockerApi"
 KUBERNETES_RUNTIME = "microservice-model:index:KubernetesRuntime"
 KUBERNETES_MIGRATION = "microservice-model:index:KubernetesMigration"
 KUBERNETES_API = "microservice-model:index:KubernetesApi"
+KUBERNETES_NETWORK = "microservice-model:index:KubernetesNetwork"

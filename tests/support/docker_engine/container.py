@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import tarfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import docker
@@ -38,6 +41,46 @@ def delete_container(client: docker.DockerClient, container_id: str, inputs: dic
 RESTART_POLICIES = {"no", "on-failure", "always", "unless-stopped"}
 
 
+def upload_archive(uploads: list[Declared]) -> bytes | None:
+    """The provider's `upload` blocks as one tar to extract at "/" before the first start (as the Docker
+    provider copies them): each file with its content, mode (`permissions`, else 0644 or 0744 with
+    `executable`) and numeric owner and group; missing parent directories are made by the engine."""
+    if not uploads:
+        return None
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for upload in uploads:
+            path = upload.require("file")
+            if not str(path).startswith("/"):
+                raise HarnessError(f"{upload.where}: file {path!r} must be an absolute path")
+            content, encoded = upload.get("content"), upload.get("contentBase64")
+            for unsupported in ("source", "sourceHash"):
+                if upload.get(unsupported) is not None:
+                    raise HarnessError(
+                        f"{upload.where}: '{unsupported}' is not supported (content, contentBase64)"
+                    )
+            if (content is None) == (encoded is None):
+                raise HarnessError(f"{upload.where}: declare exactly one of content, contentBase64")
+            data = str(content).encode() if content is not None else base64.b64decode(encoded)
+            permissions = upload.get("permissions")
+            mode = (
+                int(permissions, 8) if permissions else (0o744 if upload.get("executable", False) else 0o644)
+            )
+            info = tarfile.TarInfo(str(path).lstrip("/"))
+            info.size, info.mode = len(data), mode
+            for attribute, key in (("uid", "owner"), ("gid", "group")):
+                value = upload.get(key)
+                if value is not None:
+                    if not str(value).isdigit():
+                        raise HarnessError(
+                            f"{upload.where}: {key} {value!r} must be numeric (a name needs the host's users)"
+                        )
+                    setattr(info, attribute, int(value))
+            archive.addfile(info, io.BytesIO(data))
+            upload.done()
+    return buffer.getvalue()
+
+
 @dataclass
 class ContainerSpec:
     """The declared container, translated into the Docker engine's create/start parameters."""
@@ -49,6 +92,8 @@ class ContainerSpec:
     networks: list[Declared]
     wait: bool
     wait_timeout: int
+    # A tar of the declared `upload` files (secrets: kept out of the repr), extracted at "/" before start.
+    uploads: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def from_declared(cls, resource_name: str, inputs: dict[str, Any]) -> ContainerSpec:
@@ -144,6 +189,7 @@ class ContainerSpec:
             networks=networks,
             wait=d.get("wait", False),
             wait_timeout=as_int(d.get("waitTimeout", 60)),
+            uploads=upload_archive(d.blocks("uploads")),
         )
         d.done()
         return spec
@@ -160,6 +206,8 @@ class ContainerSpec:
         )
         container = client.containers.get(created["Id"])
         try:
+            if self.uploads is not None and not api.put_archive(container.id, "/", self.uploads):
+                raise HarnessError(f"container {self.name}: the engine refused the uploaded files")
             # Like the provider: leave the default bridge, join each declared network.
             if self.networks:
                 client.networks.get("bridge").disconnect(container)

@@ -1,0 +1,68 @@
+"""The test stack with its secrets set, on the real engine: secrets reach the service and the migration as
+files (the provider's `uploads`, `docker cp` for the migration), never as environment variables."""
+
+from __future__ import annotations
+
+import docker
+import jwt
+import requests
+
+from components.contract import APP_UID, SECRETS_DIR
+from tests.support.docker_engine.deployer import BASE_URL, StackDeployer
+from tests.support.docker_engine.probing import wait_for_http
+from tests.support.resource_types import COMMAND, CONTAINER
+from tests.support.stack_config import TEST_SECRET_KEY
+
+DATABASE_URL = "sqlite:////app/data/from-a-secret-file.db"
+ADMIN_PASSWORD = "secret-files-admin-pw-1"
+
+
+def test_secrets_are_files_of_the_app_user_in_the_service_and_the_migration(deployer: StackDeployer) -> None:
+    run = deployer.up(secrets={"secretKey": TEST_SECRET_KEY, "databaseUrl": DATABASE_URL})
+    assert run.error is None, run.error
+    declared = next(r["inputs"] for r in run.resources.values() if r["type"] == CONTAINER)
+    container = docker.from_env().containers.get(declared["name"])
+    env = container.attrs["Config"]["Env"]
+    assert f"SECRET_KEY_FILE={SECRETS_DIR}/secret_key" in env
+    assert f"DATABASE_URL_FILE={SECRETS_DIR}/database_url" in env
+    assert not [e for e in env if e.startswith(("SECRET_KEY=", "DATABASE_URL="))]
+    assert not [e for e in env if TEST_SECRET_KEY in e or DATABASE_URL in e]
+
+    for name, value in (("secret_key", TEST_SECRET_KEY), ("database_url", DATABASE_URL)):
+        code, out = container.exec_run(["stat", "-c", "%u:%g %a", f"{SECRETS_DIR}/{name}"])
+        assert (code, out.decode().strip()) == (0, f"{APP_UID}:{APP_UID} 400")
+        code, out = container.exec_run(["cat", f"{SECRETS_DIR}/{name}"])
+        assert (code, out.decode()) == (0, value)
+
+    # The migration read DATABASE_URL_FILE: the database it made is the one in the secret, at the head.
+    code, out = container.exec_run(["stat", "-c", "%s", "/app/data/from-a-secret-file.db"])
+    assert code == 0, out
+    assert int(out.decode()) > 0
+    wait_for_http(f"{BASE_URL}/readyz", timeout=60)
+    migration = next(
+        r["inputs"]
+        for r in run.resources.values()
+        if r["type"] == COMMAND and "flask" in r["inputs"]["create"]
+    )
+    assert TEST_SECRET_KEY not in migration["create"]
+    assert "from-a-secret-file" not in migration["create"]
+    assert (
+        docker.from_env().containers.list(
+            all=True, filters={"ancestor": declared["image"], "status": "exited"}
+        )
+        == []
+    )
+
+    # Tokens are signed with the key from the file, by a `flask` command and by the server alike.
+    code, out = container.exec_run(
+        ["flask", "create-admin", "admin"], environment={"ADMIN_PASSWORD": ADMIN_PASSWORD}
+    )
+    assert code == 0, out.decode()
+    login = requests.post(
+        f"{BASE_URL}/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30
+    )
+    assert login.status_code == 200, login.text
+    claims = jwt.decode(
+        login.json()["access_token"], TEST_SECRET_KEY, algorithms=["HS256"], options={"verify_aud": False}
+    )
+    assert claims["sub"]
