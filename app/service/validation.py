@@ -84,7 +84,8 @@ class AuthorizeBody(Body):
 
 class Query(BaseModel):
     # Query values are text: '5' is the number 5 here (lax), but 'abc' or '1.5' is a 400, not a default.
-    model_config = ConfigDict(extra="ignore")
+    # An unknown parameter is a 400 too: '?limt=5' must not quietly answer 100 rows.
+    model_config = ConfigDict(extra="forbid")
 
 
 class PageQuery(Query):

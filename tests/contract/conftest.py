@@ -40,9 +40,11 @@ def contract_server(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFa
             tmp_dir,
             tmp_dir,
             DATABASE_URL=url,
-            # Schemathesis sends hundreds of wrong logins from 127.0.0.1: without this the address
-            # lock (a documented 429) would also refuse the admin's own logins between examples.
+            # Schemathesis sends hundreds of wrong logins (and wrong current passwords as the admin)
+            # from 127.0.0.1: without these the locks (a documented 429) would also refuse the
+            # admin's own logins that keep the run authenticated.
             LOGIN_FAILURES_PER_ADDRESS="1000000",
+            LOGIN_FAILURES_PER_ACCOUNT="1000000",
         )
         try:
             server.wait_until_serving()
