@@ -156,3 +156,14 @@ def test_documented_routes_walk_every_method(contract_app: Flask) -> None:
     found = {(method, rule.rule) for rule, method, _ in documented_routes(contract_app)}
     assert ("GET", "/api/v1/users") in found
     assert ("POST", "/api/v1/users") in found
+
+
+def test_every_answer_names_its_request_and_throttled_ones_say_when_to_retry(
+    built_document: dict[str, Any],
+) -> None:
+    assert built_document["components"]["headers"]["X-Request-ID"]["required"] is True
+    for (method, path), operation in operations(built_document).items():
+        for status, response in operation["responses"].items():
+            assert "X-Request-ID" in response["headers"], (method, path, status)
+    login = operations(built_document)[("POST", "/api/v1/auth/login")]
+    assert "Retry-After" in login["responses"]["429"]["headers"]

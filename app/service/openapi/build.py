@@ -38,6 +38,24 @@ CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "UnicodeConverter": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
     "PathConverter": {"type": "string", "minLength": 1},
 }
+# Headers on answers: every answer names its request (service/observe.py); a 429 or a 503 may say when
+# to retry, and a 401 for a missing or bad token which scheme to use (RFC 6750).
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "The request's id (the trusted proxy's, else a fresh one), also in the logs.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "WWW-Authenticate": {
+        "description": "The scheme to authenticate with: Bearer.",
+        "schema": {"type": "string"},
+    },
+}
+HEADERS_BY_STATUS = {401: ("WWW-Authenticate",), 429: ("Retry-After",), 503: ("Retry-After",)}
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
@@ -117,6 +135,9 @@ def _operation(
         responses.setdefault(
             str(status), {"description": HTTPStatus(status).phrase, "content": _json(error_ref)}
         )
+    for status, response in responses.items():
+        names = ("X-Request-ID", *HEADERS_BY_STATUS.get(int(status), ()))
+        response["headers"] = {name: name for name in names}  # apispec makes each a reference
     description = op.summary
     if op.permission is not None:
         description += f" Needs the permission `{op.permission}`."
@@ -159,6 +180,8 @@ def build_document(app: Flask) -> dict[str, Any]:
         },
     )
     spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    for name, header in HEADERS.items():
+        spec.components.header(name, header)
     query_models = {op.query.__name__ for op in operations if op.query is not None}  # inlined as parameters
     for name, schema in sorted(definitions.items()):
         if name not in query_models:
