@@ -135,8 +135,8 @@ def _operation(
         responses.setdefault(
             str(status), {"description": HTTPStatus(status).phrase, "content": _json(error_ref)}
         )
-    for status, response in responses.items():
-        names = ("X-Request-ID", *HEADERS_BY_STATUS.get(int(status), ()))
+    for code, response in responses.items():
+        names = ("X-Request-ID", *HEADERS_BY_STATUS.get(int(code), ()))
         response["headers"] = {name: name for name in names}  # apispec makes each a reference
     description = op.summary
     if op.permission is not None:
