@@ -25,7 +25,7 @@ lint: ## ruff, mypy, hadolint, actionlint, shellcheck (scripts/lint.sh)
 lock: ## recompile the pinned lock files from the *.in files (scripts/lock.sh)
 	bash scripts/lock.sh
 
-manifests: ## re-render docs/manifests/prod.yaml (prod stack under Pulumi mocks) and docs/pulumi.md's config table
+manifests: ## re-render docs/manifests/ (prod stack, and its optional Ingress, under Pulumi mocks) and docs/pulumi.md's config table
 	PYTHONPATH=. .venv/bin/python scripts/render_manifests.py
 
 openapi: ## rewrite the OpenAPI document (app/service/openapi/openapi.json) and docs/contract.md's endpoint list

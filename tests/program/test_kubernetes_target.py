@@ -25,7 +25,13 @@ from components.contract import (
     SERVICE_PORT,
 )
 from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
-from tests.support.rendering import MANIFESTS, kubernetes_objects, render_manifests
+from tests.support.rendering import (
+    INGRESS_EXAMPLE,
+    INGRESS_MANIFESTS,
+    MANIFESTS,
+    kubernetes_objects,
+    render_manifests,
+)
 from tests.support.resource_types import (
     COMMAND,
     CONFIG_MAP,
@@ -476,13 +482,21 @@ def test_every_prod_object_validates_strictly_against_kubernetes_1_34(
             )
 
 
-def test_the_ingress_validates_strictly_against_kubernetes_1_34() -> None:
-    run = run_program(
-        "prod",
-        overrides={"ingress": True, "ingressHost": "microservice.model.com", "ingressTlsSecret": "model-tls"},
+def test_the_documented_ingress_is_current_and_validates_strictly_against_kubernetes_1_34() -> None:
+    run = run_program("prod", overrides=INGRESS_EXAMPLE)
+    assert INGRESS_MANIFESTS.read_text() == render_manifests(run, kinds=("Ingress",)), (
+        "docs/manifests/prod-ingress.yaml is stale: run `make manifests`"
     )
-    [ingress] = [obj for obj in kubernetes_objects(run) if obj["kind"] == "Ingress"]
-    kubernetes_validate.validate(ingress, KUBERNETES_VERSION, strict=True)
+    tool = Path(sys.executable).parent / "kubernetes-validate"
+    result = subprocess.run(
+        [str(tool), "--strict", "-k", KUBERNETES_VERSION, str(INGRESS_MANIFESTS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("passed for resource") == 1, result.stdout
 
 
 def test_schema_validation_rejects_a_misspelt_field(prod_objects: list[dict[str, Any]]) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.docker import public_url
-from components.settings import SettingsError, defaults, parse_settings
+from components.settings import AppEnv, SettingsError, defaults, parse_settings
 from tests.support.pulumi_mocks import run_failing_program, run_program
 from tests.support.resource_types import CONTAINER, DEPLOYMENT
 from tests.support.stack_config import TEST_SECRET_KEY
@@ -407,3 +408,18 @@ def test_ingress_on_needs_a_host() -> None:
         "microservice.model.com",
         None,
     )
+
+
+def test_every_secret_of_the_app_env_gets_a_file_and_a_file_variable() -> None:
+    """The list is AppEnv.secret: a secret added there (e.g. a key-encryption key) becomes a file on both
+    targets and a VAR_FILE the service reads, with no other change."""
+    value = pulumi.Output.secret("x")
+    env = AppEnv(plain={"RUNTIME_ENV": "prod"}, secret={"SECRET_KEY": value, "KEY_ENCRYPTION_KEY": value})
+    assert env.secret_files() == {
+        "SECRET_KEY": "/run/secrets/secret_key",
+        "KEY_ENCRYPTION_KEY": "/run/secrets/key_encryption_key",
+    }
+    assert env.file_env() == {
+        "SECRET_KEY_FILE": "/run/secrets/secret_key",
+        "KEY_ENCRYPTION_KEY_FILE": "/run/secrets/key_encryption_key",
+    }
