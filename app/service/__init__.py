@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
+from . import audit
 from .api import api
 from .cli import register_cli
 from .config import ConfigError, load_config
@@ -48,6 +49,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
         CORS(app, origins=app.config["CORS_ORIGINS"])
 
     init_observability(app)  # first: its hooks see every request, whatever the others do
+    audit.init_app(app)  # after it: records read its request id and client address
     app.register_blueprint(health)
     app.register_blueprint(api)
     app.register_blueprint(contract)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 
-from . import throttle
+from . import audit, throttle
+from .audit import Actor, Target
 from .auth import check_account, current_user, require_permission, token_subject
 from .extensions import db
 from .models import Permission, Role, User, username_key
@@ -51,9 +52,16 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def _commit_or_conflict(message: str) -> None:
-    """Commit; a unique-constraint race (two creates at once) becomes 409, not 500."""
+def _commit_or_conflict(message: str, audited: Callable[[], object] | None = None) -> None:
+    """Commit; a unique-constraint race (two creates at once) becomes 409, not 500.
+
+    `audited` runs after the flush (new rows have their ids) and before the commit: the audit record
+    it writes is committed with the change, or not at all.
+    """
     try:
+        if audited is not None:
+            db.session.flush()
+            audited()
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -71,14 +79,28 @@ def _client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _check_password(user: User | None, username: str, password: str) -> None:
-    """401 unless `password` is `user`'s; 429 while throttled; every failure counts toward a lock."""
+def _claimed(user: User | None, username: str) -> Actor:
+    """The actor of a login attempt: the account when the name exists, else the name as sent."""
+    return Actor.of(user) if user is not None else Actor("anonymous", None, username)
+
+
+def _check_password(user: User | None, username: str, password: str, action: str) -> None:
+    """401 unless `password` is `user`'s; 429 while throttled; every failure counts toward a lock.
+    Refusals are audited as `action` (never with the password)."""
     address = _client_address()
-    throttle.refuse_if_locked(username, address)
+    try:
+        throttle.refuse_if_locked(username, address)
+    except TooManyRequests as refused:
+        audit.record(
+            action, "throttled", actor=_claimed(user, username), details={"reason": refused.description}
+        )
+        raise
     # Verify before looking at `user`: an unknown name must take as long as a wrong password.
     if not verify_password(user.password_hash if user else None, password) or user is None:
         throttle.record_failure(username, address)
         log.info("login failed for %r from %s", username, address)
+        reason = "unknown user" if user is None else "wrong password"
+        audit.record(action, "failure", actor=_claimed(user, username), details={"reason": reason})
         raise Unauthorized("wrong username or password")
 
 
@@ -96,15 +118,17 @@ def login() -> tuple[dict[str, Any], int]:
     username, password = body.username, body.password
     refuse_if_busy()  # in a flood, refuse before any database work
     user = db.session.scalar(select(User).where(User.username == username))
-    _check_password(user, username, password)
+    _check_password(user, username, password, "auth.login")
     assert user is not None  # _check_password refused an unknown name
     throttle.record_success(username)
     if user.disabled_at is not None:
         log.info("login refused for disabled user %r", username)
+        audit.record("auth.login", "denied", actor=Actor.of(user), details={"reason": "user disabled"})
         raise Forbidden("this user is disabled")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-        db.session.commit()
+    audit.record("auth.login", actor=Actor.of(user))
+    db.session.commit()
     log.info("login ok for %r", username)
     return _token_response(user), 200
 
@@ -136,9 +160,10 @@ def change_password() -> tuple[dict[str, Any], int]:
     """
     user = current_user()
     body = parse_body(NewPasswordBody)
-    _check_password(user, user.username, body.current_password)
+    _check_password(user, user.username, body.current_password, "user.password.change")
     user.password_hash = hash_password(body.new_password)
     user.revoke_tokens()
+    audit.record("user.password.change", target=Target.user(user), details={"tokens_revoked": True})
     db.session.commit()
     log.info("password changed by %r; older tokens revoked", user.username)
     return _token_response(user), 200
@@ -176,16 +201,18 @@ def create_user() -> tuple[dict[str, Any], int]:
         raise Conflict(taken)
     user = User(username=username, password_hash=hash_password(password))
     db.session.add(user)
-    _commit_or_conflict(taken)
+    _commit_or_conflict(taken, lambda: audit.record("user.create", target=Target.user(user)))
     log.info("user %r created by %r", username, current_user().username)
     return user.to_dict(), 201
 
 
-def _require_held(permissions: Iterable[str], action: str) -> None:
-    """403 unless the current user holds every one of `permissions`: nobody hands out more than it has."""
+def _require_held(permissions: Iterable[str], doing: str, event: str, target: Target) -> None:
+    """403 unless the current user holds every one of `permissions`: nobody hands out more than it has.
+    A refusal is audited as `event` on `target`."""
     missing = sorted(set(permissions) - set(current_user().permission_names()))
     if missing:
-        raise Forbidden(f"{action} needs permissions you do not hold: {missing}")
+        audit.record(event, "denied", target=target, details={"missing_permissions": missing})
+        raise Forbidden(f"{doing} needs permissions you do not hold: {missing}")
 
 
 @api.post("/roles")
@@ -205,12 +232,17 @@ def create_role() -> tuple[dict[str, Any], int]:
     if unknown:
         known = db.session.scalars(select(Permission.name).order_by(Permission.name)).all()
         raise BadRequest(f"unknown permissions {sorted(unknown)}; known: {list(known)}")
-    _require_held(wanted, f"creating role {name!r}")
+    _require_held(wanted, f"creating role {name!r}", "role.create", Target("role", None, name))
     if db.session.scalar(select(Role.id).where(Role.name == name)) is not None:
         raise Conflict(f"role {name!r} already exists")
     role = Role(name=name, permissions=list(permissions))
     db.session.add(role)
-    _commit_or_conflict(f"role {name!r} already exists")
+    _commit_or_conflict(
+        f"role {name!r} already exists",
+        lambda: audit.record(
+            "role.create", target=Target.role(role), details={"permissions": sorted(wanted)}
+        ),
+    )
     log.info("role %r created by %r", name, current_user().username)
     return role.to_dict(), 201
 
@@ -232,12 +264,23 @@ def grant_role(user_id: int) -> dict[str, Any]:
     role = db.session.scalar(select(Role).where(Role.name == role_name))
     if role is None:
         raise NotFound(f"role {role_name!r} not found")
-    _require_held((p.name for p in role.permissions), f"granting role {role_name!r}")
-    if role not in user.roles:  # granting twice is a no-op, not an error
+    granted = {"role": role.name, "role_id": role.id}
+    _require_held(
+        (p.name for p in role.permissions), f"granting role {role_name!r}", "role.grant", Target.user(user)
+    )
+    if role not in user.roles:  # granting twice is a no-op, not an error (and not an event)
         user.roles.append(role)
+        audit.record("role.grant", target=Target.user(user), details=granted)
         _commit_or_conflict(f"role {role_name!r} is already granted")
         log.info("role %r granted to %r by %r", role_name, user.username, current_user().username)
     return user.to_dict()
+
+
+@api.get("/audit-events")
+@require_permission("audit:read")
+def list_audit_events() -> dict[str, Any]:
+    """The audit trail, newest first, filtered and paged (service/audit.py, docs/contract.md)."""
+    return audit.list_events()
 
 
 @api.post("/authorize")
@@ -264,5 +307,7 @@ def authorize() -> dict[str, Any]:
     check_account(subject, row)
     assert row is not None  # check_account refused a missing user
     if not row.allowed:
+        actor = Actor("user", row.id, row.username)
+        audit.record("authorize", "denied", actor=actor, target=Target.permission(permission))
         raise Forbidden(f"missing permission {permission!r}")
     return {"allowed": True, "user": {"id": row.id, "username": row.username}, "permission": permission}

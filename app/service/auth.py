@@ -12,6 +12,7 @@ from flask import g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from . import audit
 from .extensions import db
 from .models import User
 from .security import InvalidToken, TokenSettings, TokenSubject, subject_from_token
@@ -81,6 +82,13 @@ def require_permission(permission: str) -> Callable[[Callable[P, R]], Callable[P
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             user = current_user()
             if permission not in user.permission_names():
+                where = {
+                    "method": request.method,
+                    "route": request.url_rule.rule if request.url_rule else None,
+                }
+                audit.record(
+                    "permission.check", "denied", target=audit.Target.permission(permission), details=where
+                )
                 raise Forbidden(f"missing permission {permission!r}")
             return view(*args, **kwargs)
 

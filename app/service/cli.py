@@ -1,25 +1,29 @@
 """Operator commands: `flask create-admin USERNAME` (the first administrator, holding every permission
 through role `admin`) and the account commands of docs/operations.md: set-password, disable-user,
-enable-user, revoke-tokens, unlock-user, unlock-address, login-locks."""
+enable-user, revoke-tokens, unlock-user, unlock-address, login-locks; and `flask audit purge`.
+Each change is audited with actor `cli` (service/audit.py)."""
 
 from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from . import throttle
+from . import audit, throttle
+from .audit import Target
+from .config import AUDIT_RETENTION_DAYS_MAX
 from .extensions import db
 from .models import PERMISSIONS, LoginThrottle, Permission, Role, User, username_key
 from .security import hash_password
 from .validation import NewPassword, NewUsername, describe
 
 ADMIN_ROLE = "admin"
+PURGE_CLI_BATCH = 10_000  # rows per transaction: no long lock on a big table
 _new_username: TypeAdapter[str] = TypeAdapter(NewUsername)
 _new_password: TypeAdapter[str] = TypeAdapter(NewPassword)
 
@@ -61,7 +65,10 @@ def register_cli(app: Flask) -> None:
         if db.session.scalar(select(User.id).where(User.username_key == username_key(username))):
             raise click.ClickException(f"user {username!r} already exists (whatever the case)")
         role = ensure_admin_role()
-        db.session.add(User(username=username, password_hash=hash_password(password), roles=[role]))
+        user = User(username=username, password_hash=hash_password(password), roles=[role])
+        db.session.add(user)
+        db.session.flush()  # the user's id, for the audit record committed with it
+        audit.record("user.create", target=Target.user(user), details={"roles": [ADMIN_ROLE]})
         db.session.commit()
         click.echo(f"created admin {username!r} with permissions: {', '.join(sorted(PERMISSIONS))}")
 
@@ -85,6 +92,7 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(f"the password is not allowed: {describe(error)}") from None
         user.password_hash = hash_password(password)
         user.revoke_tokens()
+        audit.record("user.password.set", target=Target.user(user), details={"tokens_revoked": True})
         db.session.commit()
         throttle.unlock(throttle.account_key(username))
         click.echo(f"password of {username!r} set; its older tokens no longer work")
@@ -95,6 +103,7 @@ def register_cli(app: Flask) -> None:
         """Make every token issued to USERNAME so far invalid (it can log in again)."""
         user = find_user(username)
         user.revoke_tokens()
+        audit.record("user.tokens.revoke", target=Target.user(user))
         db.session.commit()
         click.echo(f"every token of {username!r} issued until now is revoked")
 
@@ -105,6 +114,7 @@ def register_cli(app: Flask) -> None:
         user = find_user(username)
         user.disabled_at = datetime.now(UTC)
         user.revoke_tokens()
+        audit.record("user.disable", target=Target.user(user), details={"tokens_revoked": True})
         db.session.commit()
         click.echo(f"{username!r} is disabled and its tokens are revoked")
 
@@ -114,6 +124,7 @@ def register_cli(app: Flask) -> None:
         """Let a disabled USERNAME log in again (its old tokens stay revoked)."""
         user = find_user(username)
         user.disabled_at = None
+        audit.record("user.enable", target=Target.user(user))
         db.session.commit()
         click.echo(f"{username!r} is enabled")
 
@@ -121,14 +132,18 @@ def register_cli(app: Flask) -> None:
     @click.argument("username")
     def unlock_user(username: str) -> None:
         """Forget the failed logins of account USERNAME (ends its 429s now)."""
-        removed = throttle.unlock(throttle.account_key(username))
+        key = throttle.account_key(username)
+        audit.record("login.unlock", target=Target("login_throttle", None, key))  # committed by unlock()
+        removed = throttle.unlock(key)
         click.echo(f"account {username!r}: {'unlocked' if removed else 'had no failed logins'}")
 
     @app.cli.command("unlock-address")
     @click.argument("address")
     def unlock_address(address: str) -> None:
         """Forget the failed logins from client ADDRESS (IPv6: its /64)."""
-        removed = throttle.unlock(throttle.address_key(address))
+        key = throttle.address_key(address)
+        audit.record("login.unlock", target=Target("login_throttle", None, key))  # committed by unlock()
+        removed = throttle.unlock(key)
         click.echo(f"address {address}: {'unlocked' if removed else 'had no failed logins'}")
 
     @app.cli.command("login-locks")
@@ -142,3 +157,25 @@ def register_cli(app: Flask) -> None:
             click.echo(f"{row.key}\tfailures={row.failures}\t{state}")
         if not rows:
             click.echo("no failed logins recorded")
+
+    @app.cli.group("audit")
+    def audit_group() -> None:
+        """The audit trail (docs/operations.md, "Read and retain the audit trail")."""
+
+    @audit_group.command("purge")
+    @click.option(
+        "--older-than-days",
+        type=click.IntRange(min=1, max=AUDIT_RETENTION_DAYS_MAX),
+        default=None,
+        help="Delete records older than this many days (default: AUDIT_RETENTION_DAYS).",
+    )
+    def audit_purge(older_than_days: int | None) -> None:
+        """Delete every audit record older than the retention, in batches; the purge itself is audited."""
+        days = older_than_days or current_app.config["AUDIT_RETENTION_DAYS"]
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        deleted = 0
+        while batch := audit.purge(limit=PURGE_CLI_BATCH, before=cutoff):
+            deleted += batch
+        audit.record("audit.purge", details={"deleted": deleted, "before": cutoff.isoformat(), "days": days})
+        db.session.commit()
+        click.echo(f"deleted {deleted} audit records from before {cutoff.isoformat()} ({days} days)")

@@ -17,6 +17,9 @@ from .secret_key import KEY_FILE_NAME, WeakKey, check_strength, key_file_key
 ALLOWED_RUNTIME_ENVS = ("dev", "test", "prod")
 # prod refuses longer-lived tokens: a stolen token is good for this long (revocation aside).
 PROD_MAX_TOKEN_TTL_SECONDS = 24 * 3600
+# Audit records are kept this many days (service/audit.py); the ceiling keeps the cutoff a real date.
+AUDIT_RETENTION_DAYS_DEFAULT = 90
+AUDIT_RETENTION_DAYS_MAX = 3650
 
 
 # The variables that hold secrets. Each may be given as VAR (the value) or VAR_FILE (a file holding the
@@ -94,6 +97,15 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int, minimum: 
         what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ConfigError(f"{name}={raw!r} must be {what}")
     return value
+
+
+def audit_retention_days(environ: Mapping[str, str]) -> int:
+    days = _positive_int(environ, "AUDIT_RETENTION_DAYS", AUDIT_RETENTION_DAYS_DEFAULT)
+    if days > AUDIT_RETENTION_DAYS_MAX:
+        raise ConfigError(
+            f"AUDIT_RETENTION_DAYS={days} is over the ceiling of {AUDIT_RETENTION_DAYS_MAX} days (ten years)"
+        )
+    return days
 
 
 def trusted_proxies(environ: Mapping[str, str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -175,6 +187,8 @@ class BaseConfig:
         # wait for one; more are refused with 503 at once (service/security.py, docs/operations.md).
         self.PASSWORD_HASH_CONCURRENCY = _positive_int(environ, "PASSWORD_HASH_CONCURRENCY", 1)
         self.PASSWORD_HASH_QUEUE = _positive_int(environ, "PASSWORD_HASH_QUEUE", 1, minimum=0)
+        # Days audit records are kept before a purge deletes them (service/audit.py).
+        self.AUDIT_RETENTION_DAYS = audit_retention_days(environ)
 
     def secret_key(self, environ: Mapping[str, str]) -> str:
         """SECRET_KEY when given (checked), else the random key in DATA_DIR (made on first start)."""

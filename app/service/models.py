@@ -5,23 +5,29 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
 
-# The permissions the API checks. The initial migration inserts them; the `admin` role holds them all.
+# The permissions the API checks. Migrations insert them (0001 the first four, 0003 audit:read);
+# the `admin` role holds them all.
 PERMISSIONS: dict[str, str] = {
     "users:read": "list users",
     "users:create": "create users",
     "roles:create": "create roles",
     "roles:grant": "grant roles to users",
+    "audit:read": "read the audit trail",
 }
 
 USERNAME_MAX = 64
 ROLE_NAME_MAX = 64
 PERMISSION_NAME_MAX = 64
 THROTTLE_KEY_MAX = 128
+AUDIT_ACTION_MAX = 64
+AUDIT_NAME_MAX = 128  # actor and target names (a failed login's name is whatever was sent, clipped)
+AUDIT_TARGET_ID_MAX = 64
+REQUEST_ID_MAX = 128  # service/observe.py's _REQUEST_ID
 
 user_roles = Table(
     "user_roles",
@@ -119,3 +125,48 @@ class LoginThrottle(db.Model):  # type: ignore[name-defined]
     failures: Mapped[int] = mapped_column(Integer)
     last_failure: Mapped[float] = mapped_column(Float, index=True)
     locked_until: Mapped[float] = mapped_column(Float)
+
+
+class AuditEvent(db.Model):  # type: ignore[name-defined]
+    """One security-relevant event (service/audit.py). Actor and target are copied, not foreign keys:
+    the record outlives the user or role it names."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    action: Mapped[str] = mapped_column(String(AUDIT_ACTION_MAX), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_name: Mapped[str | None] = mapped_column(String(AUDIT_NAME_MAX))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(AUDIT_TARGET_ID_MAX))
+    target_name: Mapped[str | None] = mapped_column(String(AUDIT_NAME_MAX))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_MAX), index=True)
+    details: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            # SQLite hands back naive datetimes; every one stored is UTC.
+            "occurred_at": self.occurred_at.replace(tzinfo=self.occurred_at.tzinfo or UTC).isoformat(),
+            "action": self.action,
+            "outcome": self.outcome,
+            "actor": {"type": self.actor_type, "id": self.actor_id, "name": self.actor_name},
+            "target": None
+            if self.target_type is None
+            else {"type": self.target_type, "id": self.target_id, "name": self.target_name},
+            "client_address": self.client_address,
+            "request_id": self.request_id,
+            "details": self.details or {},
+        }
+
+    def summary(self) -> str:
+        return (
+            f"{self.action} {self.outcome} actor={self.actor_type}:{self.actor_id}:{self.actor_name} "
+            f"target={self.target_type}:{self.target_id}:{self.target_name} "
+            f"client={self.client_address} request_id={self.request_id}"
+        )

@@ -127,6 +127,7 @@ class Settings:
     runtime_env: str
     log_level: str
     graceful_timeout: int
+    audit_retention_days: int
     image: ImageSettings
     docker: DockerSettings
     kubernetes: KubernetesSettings
@@ -150,6 +151,7 @@ class Settings:
             "RUNTIME_ENV": self.runtime_env,
             "LOG_LEVEL": self.log_level,
             "GUNICORN_GRACEFUL_TIMEOUT": str(self.graceful_timeout),
+            "AUDIT_RETENTION_DAYS": str(self.audit_retention_days),
         }
         secret: dict[str, pulumi.Output[str]] = {}
         if self.secrets.database_url is not None:

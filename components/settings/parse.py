@@ -60,6 +60,8 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
     runtime_env = _runtime_env(problems, raw, stack)
     log_level = one_of(problems, "logLevel", raw("logLevel"), LOG_LEVELS)
     graceful_timeout = int_in_range(problems, "gracefulTimeout", raw("gracefulTimeout"), 1, 600)
+    # The service's own bounds (app/service/config.py, AUDIT_RETENTION_DAYS_MAX).
+    audit_retention_days = int_in_range(problems, "auditRetentionDays", raw("auditRetentionDays"), 1, 3650)
     secret_values = _secret_values(problems, raw, secret_keys, target, runtime_env)
     image = _image_settings(problems, raw, stack, target, secret_values)
     docker = docker_settings(problems, raw, stack, runtime_env)
@@ -77,6 +79,7 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
         runtime_env=runtime_env,
         log_level=log_level,
         graceful_timeout=graceful_timeout,
+        audit_retention_days=audit_retention_days,
         image=image,
         docker=docker,
         kubernetes=kubernetes,

@@ -75,6 +75,7 @@ CLEANUP = [
     "DELETE FROM users WHERE username != 'admin'",
     "DELETE FROM roles WHERE name != 'admin'",
     "DELETE FROM login_throttle",  # failed logins would otherwise lock the admin for the next test
+    "DELETE FROM audit_events",
 ]
 
 

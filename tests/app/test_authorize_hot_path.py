@@ -40,10 +40,12 @@ def authorize(client: FlaskClient, headers: dict[str, str], permission: str = "u
 def test_authorize_reads_the_database_once(
     app: Flask, client: FlaskClient, admin_headers: dict[str, str]
 ) -> None:
-    for permission, status in (("users:read", 200), ("no:such", 403)):
+    for permission, status, audited in (("users:read", 200, 0), ("no:such", 403, 1)):
         with statements(app) as seen:
             assert authorize(client, admin_headers, permission).status_code == status
-        assert len(seen) == 1, seen
+        reads = [statement for statement in seen if not statement.startswith("INSERT INTO audit_events")]
+        assert len(reads) == 1, seen
+        assert len(seen) - len(reads) == audited, seen  # a denial is written to the audit trail (issue 14)
 
 
 def test_a_granted_role_counts_at_once(

@@ -23,7 +23,7 @@ def test_a_user_holding_only_roles_grant_cannot_grant_itself_admin(
     error = error_of(response, 403)
     assert error["message"] == (
         "granting role 'admin' needs permissions you do not hold: "
-        "['roles:create', 'users:create', 'users:read']"
+        "['audit:read', 'roles:create', 'users:create', 'users:read']"
     )
     me = client.get("/api/v1/users/me", headers=headers).get_json()
     assert me["roles"] == ["granter"]

@@ -77,7 +77,7 @@ def test_upgrade_from_empty_creates_the_schema_at_head_and_a_second_upgrade_chan
     assert set(inspect(engine).get_table_names()) >= {"users", "roles", "permissions", "user_roles"}
     with engine.connect() as connection:
         seeded = connection.execute(text("SELECT name FROM permissions ORDER BY name")).scalars().all()
-    assert seeded == ["roles:create", "roles:grant", "users:create", "users:read"]
+    assert seeded == ["audit:read", "roles:create", "roles:grant", "users:create", "users:read"]
 
     code, output = run_flask(["db", "upgrade"], *empty_db)
     assert code == 0, output
@@ -168,4 +168,4 @@ def race_two_upgrades(empty_db: tuple[Path, str], engine: Engine) -> None:
     assert sum("Running upgrade" in output for output in outputs) == 1, outputs
     assert versions(engine) == sorted(migration_heads())
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM permissions")).scalar_one() == 4
+        assert connection.execute(text("SELECT count(*) FROM permissions")).scalar_one() == 5
