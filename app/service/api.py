@@ -277,6 +277,12 @@ def grant_role(user_id: int) -> dict[str, Any]:
 
 
 @api.get("/audit-events")
+@documented(
+    "The audit trail: security-relevant events, newest first, filtered and paged by before_id.",
+    responses={200: answers.AuditEventPage},
+    query=audit.AuditQuery,
+    tag="audit",
+)
 @require_permission("audit:read")
 def list_audit_events() -> dict[str, Any]:
     """The audit trail, newest first, filtered and paged (service/audit.py, docs/contract.md)."""

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from flask import Flask, Response, current_app, g, has_request_context, request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from flask import Flask, Response, current_app, g, has_request_context
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints
 from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import BadRequest
 
 from .extensions import db
 from .models import (
@@ -46,14 +45,13 @@ from .models import (
     User,
 )
 from .security import MAX_ID
-from .validation import describe
+from .validation import LIST_LIMIT_MAX, Query, parse_query
 
 Outcome = Literal["success", "failure", "denied", "throttled"]
 OUTCOMES: tuple[str, ...] = ("success", "failure", "denied", "throttled")
 # Rows one bounded purge deletes at most, and how often a process runs one after a write.
 PURGE_BATCH = 1000
 PURGE_INTERVAL_SECONDS = 60.0
-LIST_LIMIT_MAX = 500
 # A details key that names a secret: the record is refused (a programming error, caught by tests).
 _SECRET_KEY = re.compile(r"(password|passwd|secret|token|credential|private_key|api_key)s?$", re.IGNORECASE)
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
@@ -238,23 +236,46 @@ TargetId = Annotated[str, StringConstraints(min_length=1, max_length=AUDIT_TARGE
 RequestId = Annotated[str, StringConstraints(max_length=REQUEST_ID_MAX, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
-class AuditQuery(BaseModel):
+def _utc(moment: datetime) -> datetime:
+    """An ISO 8601 time in UTC (no offset means UTC); one that has no UTC equivalent is refused."""
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range in UTC") from None
+
+
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    """Only an ISO 8601 date and time (pydantic alone would also take '0.5' as a Unix time)."""
+    if not isinstance(value, str) or not _ISO_TIME.match(value):
+        raise ValueError("expected an ISO 8601 date and time, e.g. 2026-11-30T04:00:00Z")
+    return value
+
+
+UtcTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc)]
+
+
+class AuditQuery(Query):
     """GET /api/v1/audit-events: every filter optional and ANDed; newest first, `before_id` pages on."""
 
+    # Unlike the other queries, an unknown parameter is a 400: a misspelt filter must not silently
+    # widen what an auditor reads.
     model_config = ConfigDict(extra="forbid")
 
-    limit: Annotated[int, Field(ge=1, le=LIST_LIMIT_MAX)] = 100
-    before_id: Id | None = None  # the `next_before_id` of the previous page
-    action: ActionName | None = None
+    limit: int = Field(100, ge=1, le=LIST_LIMIT_MAX, description="how many at most")
+    before_id: Id | None = Field(None, description="only older records: the previous page's next_before_id")
+    action: ActionName | None = Field(None, description="e.g. auth.login, role.grant")
     outcome: Outcome | None = None
-    actor_type: Word | None = None
+    actor_type: Word | None = Field(None, description="user, service_account, cli or anonymous")
     actor_id: Id | None = None
-    user_id: Id | None = None  # the user as actor or as target
-    target_type: Word | None = None
+    user_id: Id | None = Field(None, description="the user as actor or as target")
+    target_type: Word | None = Field(None, description="e.g. user, role, permission")
     target_id: TargetId | None = None
-    request_id: RequestId | None = None
-    since: datetime | None = None  # ISO 8601; without an offset it is UTC
-    until: datetime | None = None
+    request_id: RequestId | None = Field(None, description="the X-Request-ID of the request")
+    since: UtcTime | None = Field(None, description="ISO 8601, inclusive; no offset means UTC")
+    until: UtcTime | None = Field(None, description="ISO 8601, exclusive; no offset means UTC")
 
     def statement(self) -> Select[tuple[AuditEvent]]:
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(self.limit)
@@ -276,24 +297,15 @@ class AuditQuery(BaseModel):
             as_target = and_(AuditEvent.target_type == "user", AuditEvent.target_id == str(self.user_id))
             conditions.append(or_(AuditEvent.actor_id == self.user_id, as_target))
         if self.since is not None:
-            conditions.append(AuditEvent.occurred_at >= _utc(self.since))
+            conditions.append(AuditEvent.occurred_at >= self.since)
         if self.until is not None:
-            conditions.append(AuditEvent.occurred_at < _utc(self.until))
+            conditions.append(AuditEvent.occurred_at < self.until)
         return query.where(*conditions)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def list_events() -> dict[str, Any]:
     """The events the request's query string asks for; 400 naming every bad parameter."""
-    try:
-        query = AuditQuery.model_validate(request.args.to_dict())
-    except ValidationError as error:
-        raise BadRequest(describe(error)) from None
-    if query.since and query.until and _utc(query.since) >= _utc(query.until):
-        raise BadRequest("'since' must be before 'until'")
+    query = parse_query(AuditQuery)
     events = db.session.scalars(query.statement()).all()
     full_page = len(events) == query.limit
     return {

@@ -71,6 +71,38 @@ class Authorized(Answer):
     permission: str
 
 
+class AuditActor(Answer):
+    type: str  # user, service_account, cli, anonymous
+    id: int | None
+    name: str | None
+
+
+class AuditTarget(Answer):
+    type: str  # user, role, permission, ...
+    id: str | None
+    name: str | None
+
+
+class AuditEvent(Answer):
+    """One security-relevant event (service/audit.py; the list in docs/contract.md)."""
+
+    id: int
+    occurred_at: datetime
+    action: str
+    outcome: Literal["success", "failure", "denied", "throttled"]
+    actor: AuditActor
+    target: AuditTarget | None
+    client_address: str | None
+    request_id: str | None
+    details: dict[str, Any]  # ids, names and reasons; never a secret
+
+
+class AuditEventPage(Answer):
+    events: list[AuditEvent]  # newest first
+    limit: int
+    next_before_id: int | None  # pass as before_id for the next (older) page; null on the last page
+
+
 class Health(Answer):
     status: Literal["ok"]
 
