@@ -12,7 +12,14 @@ from components.settings import SECRET_KEYS, SettingsError, defaults, parse_sett
 from tests.support.rendering import PULUMI_DOCS, config_reference, documented_reference
 from tests.support.stack_config import REPO_ROOT, project_config, stack_file_config
 
-INTEGER_KEYS = {"auditRetentionDays", "gracefulTimeout", "hostPort", "healthyTimeout", "replicas", "preStopSeconds"}
+INTEGER_KEYS = {
+    "auditRetentionDays",
+    "gracefulTimeout",
+    "hostPort",
+    "healthyTimeout",
+    "replicas",
+    "preStopSeconds",
+}
 BOOLEAN_KEYS = {"networkPolicy", "ingress"}
 PYTHON_TYPES = {"integer": int, "boolean": bool, "string": str}
 
