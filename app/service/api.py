@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -75,8 +75,9 @@ def _token_response(user: User) -> dict[str, Any]:
 
 
 def _client_address() -> str:
-    # The peer gunicorn saw; X-Forwarded-For is not trusted (a client could name any address).
-    return request.remote_addr or "unknown"
+    # The client observe.py settled on: X-Forwarded-For's last hop only from TRUSTED_PROXIES (the
+    # front proxy), else the TCP peer, so a client cannot name another address to dodge throttling.
+    return str(g.get("client") or request.remote_addr or "unknown")
 
 
 def _claimed(user: User | None, username: str) -> Actor:

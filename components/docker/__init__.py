@@ -1,6 +1,7 @@
-"""The docker target: one container on a Docker engine, as the old `bash online.sh test` ran it.
+"""The docker target: the service on one Docker engine, as the old `bash online.sh test` ran it.
 
-Order: runtime (network, volume, log dir) -> migration in the new image -> the api container.
+Order: runtime (network, volume, log dir) -> migration in the new image -> the api container ->
+(frontProxy nginx) the front proxy, which owns the old script's name and host port.
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ import pulumi
 import pulumi_docker
 
 from components.docker.api import DockerApi, DockerApiArgs
+from components.docker.front import API_ALIAS, DockerFront, DockerFrontArgs, FrontConfig
 from components.docker.migration import DockerMigration, DockerMigrationArgs
 from components.docker.runtime import DockerRuntime, DockerRuntimeArgs
 from components.settings import DockerSettings, Settings
+
+# gunicorn's worker timeout (GUNICORN_TIMEOUT, 30 s by default) plus a margin: the front waits longer
+# for an answer than gunicorn lets a request run.
+READ_TIMEOUT_SECONDS = 45
 
 
 def engine(settings: Settings) -> pulumi_docker.Provider:
@@ -20,7 +26,8 @@ def engine(settings: Settings) -> pulumi_docker.Provider:
 
 
 def deploy(settings: Settings, image_ref: pulumi.Output[str], provider: pulumi_docker.Provider) -> None:
-    """Migrate with `image_ref`, then run it; exports the container name and the URL it answers on."""
+    """Migrate with `image_ref`, then run it (behind the front with frontProxy nginx); exports the
+    app container's name, the front's, and the URL the service answers on."""
     opts = pulumi.ResourceOptions(providers=[provider])
     host, env, labels = settings.docker, settings.app_env(), settings.labels
     runtime = DockerRuntime(
@@ -41,11 +48,27 @@ def deploy(settings: Settings, image_ref: pulumi.Output[str], provider: pulumi_d
             refs=refs,
             labels=labels,
             stop_timeout=settings.termination_grace_seconds,
+            behind_front=API_ALIAS if host.front_proxy == "nginx" else None,
             run_after=[migration.command],
         ),
         opts,
     )
     pulumi.export("containerName", api.container_name)
+    if host.front_proxy == "nginx":
+        front = DockerFront(
+            "front",
+            DockerFrontArgs(
+                settings=host,
+                refs=refs,
+                labels=labels,
+                config=FrontConfig(
+                    server_name=host.container_name, read_timeout_seconds=READ_TIMEOUT_SECONDS
+                ),
+                run_after=[api, refs.log_dir_ready],
+            ),
+            opts,
+        )
+        pulumi.export("frontContainerName", front.container_name)
     pulumi.export("url", public_url(host))
 
 

@@ -1,7 +1,10 @@
-"""The app's serving container: the old `docker run -dit -p 8083:8000 --name microservice.model ...`."""
+"""The app's serving container: the old `docker run -dit -p 8083:8000 --name microservice.model ...`
+(frontProxy: none), or, behind the front (frontProxy: nginx), an unpublished container per image."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -57,16 +60,25 @@ class DockerApiArgs:
     refs: ContainerRefs
     labels: dict[str, str]
     stop_timeout: int
+    # The front's alias when a front proxy serves this container (frontProxy: nginx); None: published.
+    behind_front: str | None = None
     run_after: list[pulumi.Resource]  # the migration: the container is (re)created only after it succeeded
 
 
 class DockerApi(pulumi.ComponentResource):
-    """One container, published on the host port, healthy before `pulumi up` returns.
+    """One serving container, healthy before `pulumi up` goes on.
 
-    The name and host port are fixed, so two containers cannot coexist: a replacement deletes the
-    old one first (delete_before_replace). The container depends on the migration (`run_after`),
-    so the old container is removed only after the new image's migration succeeded. Any change, and a
-    container left unhealthy by an earlier run, is a replacement (REPLACE_ON_ANY_CHANGE).
+    frontProxy none: published on the host port under the fixed name, so two containers cannot
+    coexist and a replacement deletes the old one first (delete_before_replace): an outage per deploy.
+
+    frontProxy nginx (`behind_front`): not published, named after a hash of everything it is made of,
+    and on the private network under the front's alias. A replacement is the engine's default
+    create-before-replace: the new container is created and healthy (the front's DNS lookups find it),
+    and the old one is deleted at the end of the update; its `docker stop` lets gunicorn drain.
+
+    The container depends on the migration (`run_after`), so nothing is replaced before the new
+    image's migration succeeded. Any change, and a container left unhealthy by an earlier run, is a
+    replacement (REPLACE_ON_ANY_CHANGE).
     """
 
     container_name: pulumi.Output[str]
@@ -81,23 +93,37 @@ class DockerApi(pulumi.ComponentResource):
         # The image by digest, for /version and service_build_info. The metrics port (METRICS_PORT)
         # is deliberately not in `ports`: reachable from the container network, not from the host.
         envs.append(pulumi.Output.concat("IMAGE_REF=", args.image_ref))
+        ports: list[docker.ContainerPortArgs] = []
+        name_of_container: pulumi.Input[str] = settings.container_name
+        if args.behind_front is None:
+            ports.append(
+                docker.ContainerPortArgs(
+                    internal=SERVICE_PORT, external=settings.host_port, ip=settings.host_ip, protocol="tcp"
+                )
+            )
+        else:
+            # Believe X-Forwarded-For/-Proto only from the private network, where the front is the
+            # only other member: gunicorn for the scheme, the service for the client address.
+            for variable in ("FORWARDED_ALLOW_IPS", "TRUSTED_PROXIES"):
+                envs.append(pulumi.Output.concat(f"{variable}=", args.refs.network_subnet))
+            name_of_container = unique_name(settings, args, envs)
         container = docker.Container(
             f"{name}-container",
-            name=settings.container_name,
+            name=name_of_container,
             image=args.image_ref,
             # The image's own USER is 10001 too; saying it here lets the PR check's policy pack see
             # (at preview, before the image exists) that the container does not run as root.
             user=f"{APP_UID}:{APP_UID}",
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=SERVICE_PORT, external=settings.host_port, ip=settings.host_ip, protocol="tcp"
-                )
-            ],
+            ports=ports,
             mounts=[
                 docker.ContainerMountArgs(type="volume", source=args.refs.volume_name, target=DATA_MOUNT),
                 docker.ContainerMountArgs(type="bind", source=settings.log_dir, target=LOG_MOUNT),
             ],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.refs.network_name)],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args.refs.network_name, aliases=[args.behind_front] if args.behind_front else None
+                )
+            ],
             envs=envs,
             uploads=secret_uploads(args.env),
             restart=settings.restart_policy,
@@ -119,9 +145,32 @@ class DockerApi(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=args.run_after,
-                delete_before_replace=True,
+                # Fixed name and port: delete first. Behind the front: create first (the default).
+                delete_before_replace=args.behind_front is None,
                 replace_on_changes=REPLACE_ON_ANY_CHANGE,
             ),
         )
         self.container_name = container.name
         self.register_outputs(public_outputs(self))
+
+
+def unique_name(
+    settings: DockerSettings, args: DockerApiArgs, envs: list[pulumi.Input[str]]
+) -> pulumi.Output[str]:
+    """`microservice.model-api-<12 hex>`: a hash of what the container is made of, so every replacement
+    gets a new name (old and new run side by side) and an unchanged one keeps its own. Secret values
+    enter the hash only; the name itself is not secret."""
+    fixed = {
+        "restart": settings.restart_policy,
+        "healthy_timeout": settings.healthy_timeout,
+        "stop_timeout": args.stop_timeout,
+        "log_dir": settings.log_dir,
+        "labels": args.labels,
+        "healthcheck": HEALTHCHECK,
+    }
+    secrets = [args.env.secret[key] for key in sorted(args.env.secret)]  # the uploaded files' contents
+    parts = pulumi.Output.all(args.image_ref, args.refs.network_name, args.refs.volume_name, *envs, *secrets)
+    digest = parts.apply(
+        lambda values: hashlib.sha256(json.dumps([fixed, values], sort_keys=True).encode()).hexdigest()[:12]
+    )
+    return pulumi.Output.unsecret(pulumi.Output.concat(settings.container_name, "-api-", digest))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_command as command
@@ -27,6 +29,8 @@ class ContainerRefs:
     """What every app container on the host (the migration, the api) refers to."""
 
     network_name: pulumi.Output[str]
+    # The private network's subnet, as the engine chose it: where the front's requests come from.
+    network_subnet: pulumi.Output[str]
     volume_name: pulumi.Output[str]
     log_dir_ready: pulumi.Resource  # the host log dir handed to the image's user: run after it
 
@@ -94,9 +98,21 @@ class DockerRuntime(pulumi.ComponentResource):
             opts=child,
         )
         self.container_refs = ContainerRefs(
-            network_name=network.name, volume_name=volume.name, log_dir_ready=log_dir_ready
+            network_name=network.name,
+            network_subnet=network.ipam_configs.apply(first_subnet),
+            volume_name=volume.name,
+            log_dir_ready=log_dir_ready,
         )
         self.register_outputs(public_outputs(self))
+
+
+def first_subnet(configs: Sequence[Any] | None) -> str:
+    """The subnet of the network's first IPAM config ("" until the engine has said)."""
+    for config in configs or []:
+        subnet = config.get("subnet") if isinstance(config, dict) else getattr(config, "subnet", None)
+        if subnet:
+            return str(subnet)
+    return ""
 
 
 def label_flags(labels: dict[str, str], role: str) -> list[str]:

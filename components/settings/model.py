@@ -10,6 +10,7 @@ import pulumi
 from components.contract import PROJECT, secret_file_path
 
 Target = Literal["docker", "kubernetes"]
+FrontProxy = Literal["nginx", "none"]
 TERMINATION_MARGIN_SECONDS = 15  # extra time after gunicorn's graceful timeout before SIGKILL
 
 
@@ -51,6 +52,8 @@ class DockerSettings:
     healthy_timeout: int
     network_name: str
     volume_name: str
+    front_proxy: FrontProxy  # "nginx": a front container owns name and port; "none": the app is published
+    front_image: str  # the front's image, by digest (frontProxy nginx)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,9 +14,11 @@ from components.settings.model import (
     NetworkPolicySettings,
 )
 from components.settings.rules import (
+    DIGEST,
     DNS_LABEL,
     DNS_NAME,
     DOCKER_HOST_SCHEMES,
+    FRONT_PROXIES,
     METRICS_MONITORS,
     RESTART_POLICIES,
     SERVICE_TYPES,
@@ -58,6 +60,16 @@ def docker_settings(problems: list[str], raw: Raw, stack: str, runtime_env: str)
             f"logDir = {log_dir!r} is not allowed: expected an absolute host path without ':' or spaces"
         )
     name_suffix = f"-{suffix}" if suffix else ""
+    front_proxy = one_of(problems, "frontProxy", raw("frontProxy"), FRONT_PROXIES)
+    front_image = raw("frontImage")
+    repository, at, digest = front_image.rpartition("@")
+    pinned = bool(at and repository and DIGEST.match(digest)) or bool(DIGEST.match(front_image))
+    if front_proxy == "nginx" and (not pinned or any(c.isspace() for c in front_image)):
+        problems.append(
+            f"frontImage = {front_image!r} is not allowed: expected an nginx image pinned by digest, "
+            "<repository>[:tag]@sha256:<64 hex> or a local image ID sha256:<64 hex> (a tag alone can "
+            "move under a running front)"
+        )
     return DockerSettings(
         host=docker_host,
         container_name=f"{CONTAINER_NAME}{name_suffix}",
@@ -68,6 +80,8 @@ def docker_settings(problems: list[str], raw: Raw, stack: str, runtime_env: str)
         healthy_timeout=int_in_range(problems, "healthyTimeout", raw("healthyTimeout"), 10, 3600),
         network_name=f"{PROJECT}-{stack}{name_suffix}",
         volume_name=f"{PROJECT}-data-{stack}{name_suffix}",
+        front_proxy=front_proxy,  # type: ignore[arg-type]  # checked against FRONT_PROXIES above
+        front_image=front_image,
     )
 
 

@@ -11,10 +11,11 @@ import re
 from collections.abc import Callable, Collection
 from decimal import Decimal, InvalidOperation
 
-from components.settings.model import Target
+from components.settings.model import FrontProxy, Target
 
 TARGETS: tuple[Target, ...] = ("docker", "kubernetes")
 RUNTIME_ENVS = ("test", "prod")
+FRONT_PROXIES: tuple[FrontProxy, ...] = ("nginx", "none")
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 # PodMonitor (Prometheus Operator) scrapes the pods' named metrics port without any Service exposing it.

@@ -6,6 +6,7 @@ instead of repeating its numbers. The file is standard-library only, so the pack
 """
 
 from .exposure import exposure
+from .front import front_owns_the_public_face
 from .images import images_by_digest
 from .k8s_runtime import probes, resource_limits
 from .migration_order import migration_before_service
@@ -22,6 +23,7 @@ POLICIES = [
     no_plaintext_secrets,
     exposure,
     migration_before_service,
+    front_owns_the_public_face,
 ]
 
 __all__ = ["PACK_NAME", "POLICIES"]

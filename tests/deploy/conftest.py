@@ -2,7 +2,10 @@
 
 `StackDeployer.up()` runs the real program once (tests/support/docker_engine/, in its own process) with
 the stack's real config; the `base_image` fixture's tag replaces python:3.12-slim, which cannot be
-pulled here. Whatever a deployer created carries the label microservice-model.deploy-test=<run id>
+pulled here, and the `front_image` fixture's (Debian's nginx on the same base) stands in for the official
+nginx image. `deployer` and `deployed` run the stack with frontProxy none (today's single published
+container); `front_deployer` and `front_program` with the front (frontProxy nginx, the default).
+Whatever a deployer created carries the label microservice-model.deploy-test=<run id>
 and is removed when the fixture ends, whether the test passed or not.
 """
 
@@ -16,10 +19,12 @@ import pytest
 from tests.support.docker_engine.deployer import (
     StackDeployer,
     StackRun,
+    copy_program,
     make_deployer,
     remove_images,
     restored_log_dir,
 )
+from tests.support.images import session_front_image
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +66,30 @@ def deployed(
         run = deployer.up()
         assert run.error is None, f"the deploy failed:\n{run.error}"
         yield deployer, run
+
+
+@pytest.fixture(scope="session")
+def front_image(base_image: str) -> Iterator[str]:
+    """The tests' nginx image (Debian's nginx on the local base), by image ID; removed at the end."""
+    yield from session_front_image(base_image)
+
+
+@pytest.fixture
+def front_program(repo_root: Path, tmp_path: Path) -> Path:
+    """A copy of the program, so a test can change its code without touching the work tree."""
+    return copy_program(tmp_path / "program", repo_root)
+
+
+@pytest.fixture
+def front_deployer(
+    front_program: Path,
+    tmp_path: Path,
+    base_image: str,
+    front_image: str,
+    deploy_images: list[dict[str, str]],
+    log_dir_files: None,
+) -> Iterator[StackDeployer]:
+    """Deploys `front_program` with frontProxy nginx (the front on 8083, app containers behind it)."""
+    workdir = tmp_path / "runs"
+    workdir.mkdir()
+    yield from make_deployer(front_program, workdir, base_image, deploy_images, front_image)

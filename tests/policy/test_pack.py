@@ -30,6 +30,7 @@ EXPECTED_POLICIES = [
     "no-plaintext-secret-env",
     "restricted-stack-exposure",
     "migration-before-service",
+    "front-owns-the-public-face",
 ]
 
 

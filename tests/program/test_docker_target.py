@@ -21,7 +21,15 @@ from components.contract import (
     SERVICE_PORT,
 )
 from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
-from tests.support.resource_types import COMMAND, CONTAINER, DOCKER_PROVIDER, IMAGE, NETWORK, VOLUME
+from tests.support.resource_types import (
+    API_CONTAINER,
+    COMMAND,
+    CONTAINER,
+    DOCKER_PROVIDER,
+    IMAGE,
+    NETWORK,
+    VOLUME,
+)
 from tests.support.stack_config import TEST_SECRET_KEY
 
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - the old script's `-p 8083:8000` published on every interface
@@ -213,7 +221,7 @@ def test_stack_with_secrets() -> ProgramRun:
 
 
 def test_secrets_reach_the_container_as_files_of_the_app_user(test_stack_with_secrets: ProgramRun) -> None:
-    container = test_stack_with_secrets.one(CONTAINER)
+    container = test_stack_with_secrets.named(API_CONTAINER)
     envs = container.input("envs")
     assert "DATABASE_URL_FILE=/run/secrets/database_url" in envs
     assert "SECRET_KEY_FILE=/run/secrets/secret_key" in envs
@@ -263,13 +271,14 @@ def test_container_suffix_and_host_ip_and_ssh_docker_host_are_honoured() -> None
         "test",
         overrides={
             "containerSuffix": "blue",
+            "frontProxy": "none",
             "hostIp": "127.0.0.1",
             "hostPort": 9083,
             "dockerHost": "ssh://deploy@build-host.internal",
             "platform": "linux/amd64",
         },
     )
-    container = run.one(CONTAINER)
+    container = run.named(API_CONTAINER)
     assert container.input("name") == "microservice.model-blue"
     assert container.input("ports")[0]["ip"] == "127.0.0.1"
     assert container.input("ports")[0]["external"] == 9083

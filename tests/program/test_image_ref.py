@@ -14,7 +14,7 @@ import pytest
 from components.contract import APP_UID, LOG_MOUNT, MIGRATION_COMMAND
 from components.settings import SettingsError, parse_settings
 from tests.support.pulumi_mocks import ProgramRun, is_unknown, plain, run_failing_program, run_program
-from tests.support.resource_types import CONTAINER, DEPLOYMENT, DOCKER_PROVIDER, IMAGE, JOB
+from tests.support.resource_types import API_CONTAINER, DEPLOYMENT, DOCKER_PROVIDER, IMAGE, JOB
 from tests.support.stack_config import TEST_SECRET_KEY
 
 DIGEST = "sha256:" + "5e" * 32
@@ -49,7 +49,7 @@ def test_pinned_test_stack_builds_no_image(pinned_test_stack: ProgramRun) -> Non
 def test_pinned_test_stack_runs_the_container_from_exactly_the_pinned_ref(
     pinned_test_stack: ProgramRun,
 ) -> None:
-    assert pinned_test_stack.one(CONTAINER).input("image") == LOCAL_ID
+    assert pinned_test_stack.named(API_CONTAINER).input("image") == LOCAL_ID
 
 
 def test_pinned_test_stack_migrates_with_the_pinned_image_before_the_container(
@@ -58,7 +58,7 @@ def test_pinned_test_stack_migrates_with_the_pinned_image_before_the_container(
     migration = pinned_test_stack.named("migration-upgrade")
     assert shlex.split(migration.input("create"))[-4:] == [LOCAL_ID, *MIGRATION_COMMAND]
     assert migration.input("triggers") == [LOCAL_ID]
-    assert migration.urn in pinned_test_stack.one(CONTAINER).dependencies
+    assert migration.urn in pinned_test_stack.named(API_CONTAINER).dependencies
 
 
 def test_pinned_test_stack_prepares_the_log_dir_with_the_pinned_image(pinned_test_stack: ProgramRun) -> None:
@@ -73,16 +73,17 @@ def test_pinned_test_stack_exports_the_pinned_ref_as_image_digest(pinned_test_st
 def test_pinned_test_stack_still_runs_everything_on_the_configured_docker_host(
     pinned_test_stack: ProgramRun,
 ) -> None:
+
     provider = pinned_test_stack.one(DOCKER_PROVIDER)
     assert provider.input("host") == "unix:///var/run/docker.sock"
-    assert pinned_test_stack.one(CONTAINER).provider_urn == provider.urn
+    assert pinned_test_stack.named(API_CONTAINER).provider_urn == provider.urn
 
 
 def test_docker_target_accepts_a_repository_digest_too() -> None:
     ref = f"microservice.model@{DIGEST}"
     run = run_program("test", overrides={"imageRef": ref})
     assert run.of_type(IMAGE) == []
-    assert run.one(CONTAINER).input("image") == ref
+    assert run.named(API_CONTAINER).input("image") == ref
     assert run.export("imageDigest") == ref
 
 
@@ -91,7 +92,7 @@ def test_docker_rollback_redeploys_the_digest_an_earlier_update_exported() -> No
     bad = run_program("test", overrides={"baseImage": "python:3.12.99-slim"})  # a later, bad release
     assert bad.export("imageDigest") != good.export("imageDigest")
     rolled_back = run_program("test", overrides={"imageRef": good.export("imageDigest")})
-    assert rolled_back.one(CONTAINER).input("image") == good.one(CONTAINER).input("image")
+    assert rolled_back.named(API_CONTAINER).input("image") == good.named(API_CONTAINER).input("image")
     assert rolled_back.named("migration-upgrade").input("create") == good.named("migration-upgrade").input(
         "create"
     )
@@ -154,7 +155,7 @@ def test_a_pinned_ref_is_known_at_preview(stack: str, ref: str) -> None:
     run = run_program(stack, overrides={"imageRef": ref}, preview=True)
     assert not is_unknown(run.exports["imageDigest"])
     assert run.export("imageDigest") == ref
-    workload = run.one(CONTAINER).input("image") if stack == "test" else main_image(run, DEPLOYMENT)
+    workload = run.named(API_CONTAINER).input("image") if stack == "test" else main_image(run, DEPLOYMENT)
     assert workload == ref
 
 

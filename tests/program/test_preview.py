@@ -6,7 +6,7 @@ import pytest
 
 from components.contract import CONTAINER_NAME
 from tests.support.pulumi_mocks import is_unknown, run_program
-from tests.support.resource_types import CONTAINER, DEPLOYMENT, JOB
+from tests.support.resource_types import API_CONTAINER, DEPLOYMENT, FRONT_CONTAINER, JOB
 
 
 @pytest.mark.parametrize("stack", ["test", "prod"])
@@ -18,9 +18,10 @@ def test_preview_completes_without_the_image_digest(stack: str) -> None:
 
 def test_preview_of_the_test_stack_shows_the_container_image_and_migration_as_unknown() -> None:
     run = run_program("test", preview=True)
-    container = run.one(CONTAINER)
+    container = run.named(API_CONTAINER)
     assert is_unknown(container.inputs["image"])
-    assert container.input("name") == CONTAINER_NAME
+    assert is_unknown(container.inputs["name"])  # behind the front: named after a hash of its inputs
+    assert run.named(FRONT_CONTAINER).input("name") == CONTAINER_NAME  # the front owns the old name
     migration = run.named("migration-upgrade")
     assert is_unknown(migration.inputs["create"])
 

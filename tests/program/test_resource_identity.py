@@ -15,6 +15,7 @@ from components.contract import PROJECT
 from tests.support.pulumi_mocks import ProgramRun, Registration, run_program
 from tests.support.resource_types import (
     DOCKER_API,
+    DOCKER_FRONT,
     DOCKER_MIGRATION,
     DOCKER_RUNTIME,
     KUBERNETES_API,
@@ -62,7 +63,10 @@ URNS_BEFORE = {
 
 # Resources added since (issue 13), which a deployed stack creates: nothing old stands for them.
 ADDED_SINCE = {
-    "test": [],
+    "test": [  # the docker target's front proxy (issue 13)
+        "pulumi:pulumi:Stack$microservice-model:index:DockerFront::front",
+        "microservice-model:index:DockerFront$docker:index/container:Container::front-container",
+    ],
     "prod": [
         "pulumi:pulumi:Stack$microservice-model:index:KubernetesNetwork::network",
         "microservice-model:index:KubernetesNetwork$kubernetes:networking.k8s.io/v1:NetworkPolicy::network-policy",
@@ -145,9 +149,10 @@ def test_the_alias_check_can_fail() -> None:
 
 EXPECTED_OUTPUTS = {
     SERVICE_IMAGE: ["image_name", "ref"],
-    DOCKER_RUNTIME: ["log_dir_ready", "network_name", "volume_name"],
+    DOCKER_RUNTIME: ["log_dir_ready", "network_name", "network_subnet", "volume_name"],
     DOCKER_MIGRATION: ["command"],
     DOCKER_API: ["container_name"],
+    DOCKER_FRONT: ["container_name"],
     KUBERNETES_RUNTIME: ["config_map_name", "namespace", "pull_secret_name", "secret_name"],
     KUBERNETES_MIGRATION: ["job", "job_name"],
     KUBERNETES_API: ["deployment_name", "service_name", "url"],
@@ -158,5 +163,5 @@ EXPECTED_OUTPUTS = {
 def test_each_component_registers_exactly_its_public_attributes(stack_run: ProgramRun) -> None:
     components = {r.type: r.output_keys for r in stack_run.resources if not r.custom}
     assert components == {type_: EXPECTED_OUTPUTS[type_] for type_ in components}
-    # image, runtime, migration, api (and on kubernetes the network)
-    assert len(components) == (4 if stack_run.stack == "test" else 5)
+    # image, runtime, migration, api, and the front (test stack, frontProxy nginx) or the network (prod)
+    assert len(components) == 5  # the front on the test stack

@@ -228,3 +228,36 @@ def session_service_image(app_dir: Path, base_image: str) -> Iterator[str]:
         yield built.id
     finally:
         remove_built_image(built, client=client)
+
+
+# The front proxy's image for tests: Debian's nginx on the local base image, standing in for the
+# official nginx image (frontImage's default), which cannot be pulled here. The program runs either the
+# same way: its own entrypoint and config, as a non-root UID, with bash for the healthcheck.
+FRONT_DOCKERFILE = """\
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN apt-get update \\
+ && apt-get install -y --no-install-recommends nginx \\
+ && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/*
+STOPSIGNAL SIGQUIT
+CMD ["nginx", "-g", "daemon off;"]
+"""
+
+
+def build_front_image(base_image: str, tag: str, labels: Mapping[str, str], client: Any = None) -> BuiltImage:
+    """Build the tests' nginx image FROM `base_image` (apt needs the Debian mirror debootstrap used)."""
+    with tempfile.TemporaryDirectory(prefix="microservice-model-front-") as context:
+        (Path(context) / "Dockerfile").write_text(FRONT_DOCKERFILE)
+        return build(Path(context), base_image, tag, labels, client=client)
+
+
+def session_front_image(base_image: str) -> Iterator[str]:
+    """Body of the session fixture `front_image`: build it once, yield its ID, remove it at the end."""
+    client = docker_client()
+    built = build_front_image(
+        base_image, f"microservice-model-test/front:{SESSION_ID}", labels_for("front-image"), client
+    )
+    try:
+        yield built.id
+    finally:
+        remove_built_image(built, client=client)

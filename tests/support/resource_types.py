@@ -34,3 +34,8 @@ KUBERNETES_RUNTIME = "microservice-model:index:KubernetesRuntime"
 KUBERNETES_MIGRATION = "microservice-model:index:KubernetesMigration"
 KUBERNETES_API = "microservice-model:index:KubernetesApi"
 KUBERNETES_NETWORK = "microservice-model:index:KubernetesNetwork"
+DOCKER_FRONT = "microservice-model:index:DockerFront"
+
+# Resource names (not types) the docker target declares: the app container and the front proxy's.
+API_CONTAINER = "api-container"
+FRONT_CONTAINER = "front-container"

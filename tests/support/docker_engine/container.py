@@ -175,7 +175,7 @@ class ContainerSpec:
             "labels": labels,
             "user": d.get("user"),
             "command": d.get("command"),
-            "entrypoint": d.get("entrypoint"),
+            "entrypoint": d.get("entrypoints"),  # the provider names it in the plural
             "working_dir": d.get("workingDir"),
             "hostname": d.get("hostname"),
             "stop_signal": d.get("stopSignal"),

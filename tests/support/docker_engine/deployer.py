@@ -8,11 +8,13 @@ microservice-model.deploy-test=<run id> and is removed by `cleanup()`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -82,6 +84,9 @@ class StackDeployer:
     project_dir: Path
     workdir: Path
     base_image: str
+    # The nginx image for frontProxy nginx (a local image ID; the official one cannot be pulled here).
+    # None: the deployer runs the stack with frontProxy none, today's single published container.
+    front_image: str | None = None
     run_label: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     runs: list[StackRun] = field(default_factory=list)
 
@@ -98,7 +103,7 @@ class StackDeployer:
         spec = {
             "project_dir": str(self.project_dir),
             "stack": STACK,
-            "config": {"baseImage": self.base_image, **(config or {})},
+            "config": {"baseImage": self.base_image, **self.front_config(), **(config or {})},
             "secrets": secrets or {},
             "run_label": self.run_label,
             "state_file": str(self.workdir / "state.json"),
@@ -131,6 +136,11 @@ class StackDeployer:
         self.runs.append(run)
         return run
 
+    def front_config(self) -> dict[str, str]:
+        if self.front_image is None:
+            return {"frontProxy": "none"}
+        return {"frontProxy": "nginx", "frontImage": self.front_image}
+
     def cleanup(self) -> None:
         """Remove what this deployer's runs created: labelled containers, networks and volumes, and
         leftovers of the program's one-shot containers (images: `remove_images`; logs: `restored_log_dir`)."""
@@ -160,16 +170,56 @@ def wait_for_port_8083_free(own_label: str | None = None) -> None:
     wait_for_host_port_free(HOST_PORT, own_label)
 
 
-def make_deployer(
-    project_dir: Path, workdir: Path, base_image: str, deploy_images: list[dict[str, str]]
-) -> Iterator[StackDeployer]:
-    wait_for_port_8083_free()
-    deployer = StackDeployer(project_dir=project_dir, workdir=workdir, base_image=base_image)
+# Every deploy of the test stack uses the same network, volume, container names and host port, whoever
+# runs it (several suites share this engine): one deployer's life at a time, across processes.
+LOCK_FILE = Path(tempfile.gettempdir()) / "microservice-model-deploy-harness.lock"
+_held = 0  # deployers of this process holding the lock (a test may use two at once)
+
+
+@contextlib.contextmanager
+def deploy_lock(timeout: float = 3600) -> Iterator[None]:
+    """Hold the machine-wide deploy lock (re-entrant within this process); fail after `timeout`."""
+    global _held
+    handle = None
+    if _held == 0:
+        handle = LOCK_FILE.open("a")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise AssertionError(f"another deploy test held {LOCK_FILE} for {timeout:.0f}s") from None
+                time.sleep(0.5)
+    _held += 1
     try:
-        yield deployer
+        yield
     finally:
-        deployer.cleanup()
-        deploy_images.extend(i for run in deployer.runs for i in run.built_images)
+        _held -= 1
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+def make_deployer(
+    project_dir: Path,
+    workdir: Path,
+    base_image: str,
+    deploy_images: list[dict[str, str]],
+    front_image: str | None = None,
+) -> Iterator[StackDeployer]:
+    with deploy_lock():
+        wait_for_port_8083_free()
+        deployer = StackDeployer(
+            project_dir=project_dir, workdir=workdir, base_image=base_image, front_image=front_image
+        )
+        try:
+            yield deployer
+        finally:
+            deployer.cleanup()
+            deploy_images.extend(i for run in deployer.runs for i in run.built_images)
 
 
 def remove_images(built: list[dict[str, str]]) -> None:

@@ -7,8 +7,9 @@ really answered. A declared input it does not understand fails the run; nothing 
 
 Between runs it keeps a small state file (inputs and outputs per URN) so that a second run of the
 program behaves like a second `pulumi up`: unchanged resources are left alone, a changed container
-is replaced (old one deleted first when the program asked for delete_before_replace), and a
-resource that is no longer declared is deleted. That diff is deliberately simpler than the real
+is replaced (old one deleted first when the program asked for delete_before_replace; otherwise, as
+the engine does by default, the new one is created and the old one deleted at the end of the update),
+and a resource that is no longer declared is deleted. That diff is deliberately simpler than the real
 engine's (see docs/live-deploy.md).
 """
 
@@ -44,6 +45,8 @@ from tests.support.resource_types import (
     NETWORK,
     VOLUME,
 )
+
+PENDING_DELETE = "#pending-delete-"  # state key suffix of a replaced container not deleted yet
 
 
 @dataclass
@@ -197,6 +200,13 @@ class DockerEngineMocks(EngineResources, Mocks):
                     "init_errors": [str(failed)],
                     "retain_on_delete": reg.retain_on_delete,
                 }
+                if (
+                    prev is not None and not reg.delete_before_replace
+                ):  # the old one still runs: keep it known
+                    self.state[f"{reg.urn}{PENDING_DELETE}{prev['id'][:12]}"] = {
+                        **prev,
+                        "retain_on_delete": False,
+                    }
             raise
         healthy = time.time()
         self._current.detail += f"; old container deleted in {deleted - started:.2f}s, "
@@ -204,15 +214,27 @@ class DockerEngineMocks(EngineResources, Mocks):
         if prev is None:
             return container_id, {**args.inputs, "id": container_id}, "create"
         if not reg.delete_before_replace:
-            delete_container(client, prev["id"], prev["inputs"])
+            # The engine's create-before-replace: the old container is deleted at the end of the update
+            # (delete_undeclared), after every other step. Until then it is in the state as pending
+            # deletion, so a run that fails first leaves it for the next run to delete, as Pulumi does.
+            with self._lock:
+                self.state[f"{reg.urn}{PENDING_DELETE}{prev['id'][:12]}"] = {
+                    **prev,
+                    "retain_on_delete": False,
+                }
         order = "delete-first" if reg.delete_before_replace else "create-first"
         return container_id, {**args.inputs, "id": container_id}, f"replace-{order}"
 
     def delete_undeclared(self) -> None:
-        """What `pulumi up` does last: delete what the previous run declared and this one did not."""
+        """What `pulumi up` does last: delete the containers replaced create-first during this run (and
+        any a failed earlier run left pending), then what the previous run declared and this one did not."""
         client = self.client()
-        for urn, old in self.previous_state.items():
-            if urn in self.state or old.get("retain_on_delete"):
+        pending = {urn: old for urn, old in self.state.items() if PENDING_DELETE in urn}
+        for urn in pending:
+            del self.state[urn]
+        undeclared = {urn: old for urn, old in self.previous_state.items() if urn not in self.state}
+        for urn, old in {**pending, **undeclared}.items():
+            if old.get("retain_on_delete"):
                 continue
             event = Event(urn, old["type"], urn.rsplit("::", 1)[-1], "delete", [], time.time())
             if old["type"] == CONTAINER:

@@ -108,7 +108,13 @@ class EngineResources:
             labels={**labels, HARNESS_LABEL: self.run_label},
             check_duplicate=True,
         )
-        return network.id, {**args.inputs, "name": name, "driver": driver}, "create"
+        network.reload()
+        # As the provider reads it back: the subnet and gateway the engine chose (ipam_config is computed).
+        ipam = [
+            {"subnet": c.get("Subnet", ""), "gateway": c.get("Gateway", ""), "ipRange": c.get("IPRange", "")}
+            for c in (network.attrs.get("IPAM") or {}).get("Config") or []
+        ]
+        return network.id, {**args.inputs, "name": name, "driver": driver, "ipamConfigs": ipam}, "create"
 
     def volume(self, args: MockResourceArgs, reg: Any, prev: Any) -> tuple[str, dict, str]:
         declared = Declared(f"Volume {args.name}", args.inputs)
