@@ -177,12 +177,16 @@ def test_provider_update_applies_only_the_restart_policy_to_the_running_containe
         assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "always"
         assert container.attrs["Config"]["Healthcheck"]["Test"] == ["CMD", "true"], "never reaches it"
 
-        # Force-new (env): a new container; without delete_before_replace the new one comes first.
+        # Force-new (env): a new container; without delete_before_replace the new one comes first and
+        # the old one runs on until the end of the update, as the engine deletes it then.
         third = DockerEngineMocks(run_label=run_label, program_dir=tmp_path, previous_state=second.state)
         renamed = {**changed, "name": f"{declared['name']}-2", "envs": ["A=1"]}
         replaced, _ = create(third, CONTAINER_TYPE, renamed)
         assert third.events[-1].action == "replace-create-first"
         assert replaced != created
+        assert client.containers.get(str(created)).status == "running"
+        third.delete_undeclared()
+        assert [event.action for event in third.events[-2:]] == ["replace-create-first", "delete"]
         with pytest.raises(docker.errors.NotFound):
             client.containers.get(str(created))
     finally:
@@ -231,3 +235,34 @@ def test_uploads_become_one_archive_with_the_declared_owner_and_mode() -> None:
 def test_an_upload_the_harness_cannot_carry_out_fails_naming_it(upload: dict, message: str) -> None:
     with pytest.raises(HarnessError, match=message):
         ContainerSpec.from_declared("c", {**CONTAINER, "uploads": [upload]})
+
+
+def test_a_run_that_fails_after_a_create_first_replacement_leaves_the_old_container_to_the_next_run(
+    base_image: str, tmp_path: Path
+) -> None:
+    """As Pulumi keeps a replaced resource "pending deletion" in the state when the update fails before
+    its end: the old container is not forgotten (still running), and the next run deletes it."""
+    run_label = f"unit-{uuid.uuid4().hex[:8]}"
+    declared = {"name": f"deploy-test-pending-{run_label}", "image": base_image, "command": ["sleep", "300"]}
+    client = docker.from_env()
+    try:
+        first = DockerEngineMocks(run_label=run_label, program_dir=tmp_path)
+        old, _ = create(first, CONTAINER_TYPE, declared)
+        second = DockerEngineMocks(run_label=run_label, program_dir=tmp_path, previous_state=first.state)
+        new_inputs = {**declared, "name": f"{declared['name']}-2", "envs": ["A=1"]}
+        new, _ = create(second, CONTAINER_TYPE, new_inputs)
+        # The run fails here (no delete_undeclared); run_stack.py keeps what it had plus the old rest.
+        after_failure = {**first.state, **second.state}
+        assert client.containers.get(str(old)).status == "running"
+
+        third = DockerEngineMocks(run_label=run_label, program_dir=tmp_path, previous_state=after_failure)
+        same, _ = create(third, CONTAINER_TYPE, new_inputs)
+        third.delete_undeclared()
+
+        assert same == new
+        assert [event.action for event in third.events] == ["same", "delete"]
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(str(old))
+    finally:
+        for container in client.containers.list(all=True, filters={"label": f"{HARNESS_LABEL}={run_label}"}):
+            container.remove(force=True)
