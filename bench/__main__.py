@@ -23,9 +23,9 @@ from bench import report
 from bench.common import REPO_ROOT, Cleanup, print_exception, run, script_output, shown
 from bench.serving_bench import ENDPOINTS, ServingPlan
 
-SECTIONS = ("image", "serving", "deploy", "program")
-FULL = {"image_runs": 3, "deploy_runs": 3, "program_runs": 3}
-QUICK = {"image_runs": 1, "deploy_runs": 1, "program_runs": 1}
+SECTIONS = ("image", "serving", "deploy", "program", "front")
+FULL = {"image_runs": 3, "deploy_runs": 3, "program_runs": 3, "front_runs": 3}
+QUICK = {"image_runs": 1, "deploy_runs": 1, "program_runs": 1, "front_runs": 1}
 FULL_SERVING = ServingPlan(concurrencies=[4, 16, 64], duration_s=5, runs=3, warmup_s=2)
 QUICK_SERVING = ServingPlan(concurrencies=[16], duration_s=2, runs=1, warmup_s=1, all_configs=False)
 
@@ -140,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
             program = bench_program(counts["program_runs"])
             data["program"] = program
             markdown += ["## Pulumi program (mocks)", report.program_table(program)]
+        if "front" in args.only:
+            from bench.front_bench import bench_front, front_tables
+
+            print("== front: requests lost per redeploy, none vs nginx vs online.sh; the front's latency ==")
+            front = bench_front(base_image, counts["front_runs"], cleanup)
+            data["front"] = front
+            markdown += ["## Front proxy (issue 13)", *front_tables(front)]
     finally:
         cleanup.remove_all()
     markdown.append(f"Total bench wall time: {time.perf_counter() - started:.0f} s")

@@ -2,7 +2,7 @@
 # Run the benchmarks (docs/benchmarks.md says what they measure). Arguments go to `python -m bench`:
 #   bash bench/run.sh --quick                 # CI smoke: every section once, briefly; writes to a temp dir
 #   bash bench/run.sh                         # full run: docs/bench-serving-*.png, bench/results/full-<sections>.{md,json}
-#   bash bench/run.sh --only serving deploy   # some sections
+#   bash bench/run.sh --only serving deploy   # some sections (image serving deploy program front)
 # Needs root (dockerd, PostgreSQL), wrk (apt-get install -y wrk) and the dev virtualenv.
 set -euo pipefail
 cd "$(dirname "$0")/.."

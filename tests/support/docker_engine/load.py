@@ -156,9 +156,11 @@ class SlowClients:
             sock.close()
 
 
-def timed_requests(url: str, count: int, max_seconds: float, timeout: float) -> list[float | None]:
-    """GET `url` `count` times, one after another on fresh connections, for at most `max_seconds`:
-    each one's seconds to a 200, or None (failed or timed out)."""
+def timed_requests(
+    url: str, count: int, max_seconds: float, timeout: float, pause: float = 0.0
+) -> list[float | None]:
+    """GET `url` `count` times, one after another on fresh connections (`pause` seconds apart), for at
+    most `max_seconds`: each one's seconds to a 200, or None (failed or timed out)."""
     results: list[float | None] = []
     deadline = time.monotonic() + max_seconds
     while len(results) < count and time.monotonic() < deadline:
@@ -168,4 +170,5 @@ def timed_requests(url: str, count: int, max_seconds: float, timeout: float) -> 
             results.append(time.perf_counter() - clock if ok else None)
         except requests.RequestException:
             results.append(None)
+        time.sleep(pause)
     return results
