@@ -22,7 +22,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from policy.microservice_policies.secret_env import looks_secret
 from tests.support.policy import PackProcess, running_pack
 from tests.support.pulumi_mocks import ProgramRun, Registration, is_secret, plain, run_program
-from tests.support.resource_types import COMMAND, CONTAINER, DEPLOYMENT, JOB
+from tests.support.resource_types import API_CONTAINER, COMMAND, CONTAINER, DEPLOYMENT, JOB
 from tests.support.stack_config import TEST_SECRET_KEY
 
 # `pulumi config set --secret` values for the test stack too, so its env carries secrets to check.
@@ -155,7 +155,7 @@ def test_secret_looking_docker_env_values_are_pulumi_secrets() -> None:
 
 def test_docker_secret_files_are_pulumi_secrets_and_no_secret_is_in_the_containers_env() -> None:
     run = run_program("test", secrets=TEST_STACK_SECRETS)
-    container = run.one(CONTAINER)
+    container = run.named(API_CONTAINER)
     assert list(secret_looking_values(container)) == []
     # The whole list is a Pulumi secret (it holds secret values), so its contents never show in a diff.
     assert is_secret(container.inputs["uploads"])
