@@ -7,7 +7,7 @@ import pytest
 
 from components.settings import SettingsError, parse_settings
 from tests.support.pulumi_mocks import ProgramRun, run_program
-from tests.support.resource_types import CONFIG_MAP, CONTAINER
+from tests.support.resource_types import API_CONTAINER, CONFIG_MAP, CONTAINER
 
 
 def test_the_default_retention_is_90_days_on_both_targets(
@@ -19,7 +19,7 @@ def test_the_default_retention_is_90_days_on_both_targets(
 
 def test_a_stack_value_reaches_the_service_on_both_targets() -> None:
     docker = run_program("test", overrides={"auditRetentionDays": "400"})
-    assert "AUDIT_RETENTION_DAYS=400" in docker.one(CONTAINER).input("envs")
+    assert "AUDIT_RETENTION_DAYS=400" in docker.named(API_CONTAINER).input("envs")
     kubernetes = run_program("prod", overrides={"auditRetentionDays": "7"})
     assert kubernetes.one(CONFIG_MAP).input("data")["AUDIT_RETENTION_DAYS"] == "7"
 
