@@ -246,6 +246,12 @@ def when_ready(server: Any) -> None:
 def post_fork(server: Any, worker: Any) -> None:
     # From here on this worker's log lines go through its queue to one writer thread.
     observability.queue_log_records()
+    preloaded = getattr(server.app, "callable", None)  # the app the master built (preload_app), else None
+    if preloaded is not None:
+        # Already imported by the master, so this imports nothing new (gevent never preloads).
+        from service.extensions import forget_inherited_connections
+
+        forget_inherited_connections(preloaded)
 
 
 def worker_exit(server: Any, worker: Any) -> None:
@@ -259,3 +265,11 @@ def on_exit(server: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     # In the master, for a worker that exited or was killed: its live gauges leave the sums.
     observability.forget_worker(worker.pid)
+
+
+# ---- issue 15: start-up and memory ----------------------------------------------------------------
+# sync and gthread: import and build the app once in the master, and fork workers that share its
+# memory (copy-on-write) instead of each importing Flask, SQLAlchemy, pydantic and cryptography again.
+# Each worker drops any database connection it inherited (post_fork) and opens its own. Never under
+# gevent: its monkey-patching must come before the app's imports, in each worker.
+preload_app = worker_class != "gevent"

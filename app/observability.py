@@ -7,8 +7,12 @@ Logging without a file lock on the request path: in a worker, a log record is fo
 line on the thread that logs it (which knows the request) and put on an in-memory queue; one writer
 thread per process takes the lines off and writes them to stdout and to the rotating file. The file
 handler still locks the file, so several workers rotate one file without losing lines, but only the
-writer thread waits for that lock. The master writes directly: it serves no requests, and a writer
-thread alive in it while it forks a worker could leave the worker a stdout lock held forever.
+writer thread waits for that lock. The writer works in batches (issue 15): woken by the first line
+after a pause, it waits FLUSH_SECONDS for more, then writes all it has with one write to stdout and
+one locked write to the file; a put onto a queue nobody waits on wakes no thread, so under load the
+request threads no longer hand the GIL to the writer for every line. The master writes directly: it
+serves no requests, and a writer thread alive in it while it forks a worker could leave the worker a
+stdout lock held forever.
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+# The standard library's sleep, taken before a gevent worker patches `time`: the writer is a real thread.
+_sleep = time.sleep
+# How long the writer gathers lines after the first one of a batch, and how many lines one batch takes
+# at most: a line reaches stdout and the file at most this much later (and at a worker's exit, all do).
+FLUSH_SECONDS = 0.05
+MAX_BATCH_LINES = 2000
 
 # Renamed to the names the operations guide and the log queries use.
 _RENAMED = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
@@ -97,7 +108,7 @@ class QueuedHandler(logging.Handler):
                 )
             ),
         ]
-        self._queue: queue.SimpleQueue[logging.LogRecord | None] | None = None
+        self._queue: queue.SimpleQueue[str | None] | None = None
         self._writer: threading.Thread | None = None
         self._pid = 0  # the process whose writer thread is running; the master has none
         _handlers.add(self)
@@ -111,18 +122,20 @@ class QueuedHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = logging.makeLogRecord({"msg": self.format(record), "levelno": record.levelno})
+            line = self.format(record)
         except Exception:
             self.handleError(record)
             return
         if self._queue is None or self._pid != os.getpid():
-            self._write(line)  # the master, or a worker before post_fork
+            self._write([line])  # the master, or a worker before post_fork
             return
         self._queue.put(line)  # unbounded: never blocks the caller
 
-    def _write(self, line: logging.LogRecord) -> None:
+    def _write(self, lines: list[str]) -> None:
+        """One record of all the lines: one write to stdout, one locked write to the file."""
+        batch = logging.makeLogRecord({"msg": "\n".join(lines), "levelno": logging.INFO})
         for target in self.targets:
-            target.handle(line)
+            target.handle(batch)
 
     def start_writer(self) -> None:
         self._queue = queue.SimpleQueue()
@@ -132,9 +145,21 @@ class QueuedHandler(logging.Handler):
         self._writer.start()
         self._pid = os.getpid()  # last: emit() uses the queue once this says it is this process's
 
-    def _drain(self, lines: queue.SimpleQueue[logging.LogRecord | None]) -> None:
-        while (line := lines.get()) is not None:
-            self._write(line)
+    def _drain(self, lines: queue.SimpleQueue[str | None]) -> None:
+        stopping = False
+        while not stopping:
+            batch = [lines.get()]  # blocks while idle: an idle worker's writer never wakes
+            if batch[0] is not None:
+                _sleep(FLUSH_SECONDS)  # the lines logged meanwhile join this batch without waking anyone
+            while len(batch) < MAX_BATCH_LINES:
+                try:
+                    batch.append(lines.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in batch
+            written = [line for line in batch if line is not None]
+            if written:
+                self._write(written)
 
     def stop_writer(self, timeout: float = 5.0) -> None:
         """Write what is queued, then end the writer thread (a worker calls this as it exits)."""
@@ -143,6 +168,16 @@ class QueuedHandler(logging.Handler):
             self._queue.put(None)
             self._writer.join(timeout)
             self._writer = None
+            leftover: list[str] = []  # put by a thread that looked at _pid just before it changed
+            while True:
+                try:
+                    line = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if line is not None:
+                    leftover.append(line)
+            if leftover:
+                self._write(leftover)
 
     def close(self) -> None:
         self.stop_writer()

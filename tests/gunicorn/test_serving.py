@@ -154,3 +154,46 @@ def test_racing_creates_of_one_username_give_one_201_and_the_rest_409(
     assert statuses == [201, 409, 409, 409, 409, 409]
     users = requests.get(f"{server.url}/api/v1/users?limit=500", headers=headers, timeout=60).json()["users"]
     assert [u["username"] for u in users].count(username) == 1
+
+
+def _maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize("database_env", ["sqlite", "postgresql"], indirect=True)
+def test_gthread_workers_fork_from_a_preloaded_master_and_all_serve(
+    database_env: dict[str, str], start_server: StartServer
+) -> None:
+    """Issue 15: under gthread the master builds the app once (preload_app) and each worker gets its
+    own database connections: authorize answers 200 from every worker, on SQLite and PostgreSQL."""
+    server = start_server(GUNICORN_WORKERS="3", **database_env)
+    assert "_pydantic_core" in _maps(server.process.pid), "the master did not load the app"
+    token = requests.post(f"{server.url}/api/v1/auth/login", json=ADMIN, timeout=30).json()["access_token"]
+
+    def authorize(_: int) -> tuple[int, str]:
+        # A new connection each time, so the kernel spreads the requests over the workers.
+        with requests.Session() as session:
+            response = session.post(
+                f"{server.url}/api/v1/authorize",
+                json={"permission": "users:read"},
+                headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+                timeout=30,
+            )
+        return response.status_code, response.text
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(authorize, range(120)))
+    assert {status for status, _ in answers} == {200}, answers[:3]
+    pids = {
+        line["pid"]
+        for line in json_log_lines(server.output())
+        if line.get("route") == "/api/v1/authorize" and line.get("status") == 200
+    }
+    assert len(pids) >= 2, f"only workers {pids} answered"
+
+
+def test_gevent_workers_do_not_preload(start_server: StartServer) -> None:
+    """gevent must patch the standard library before the app's imports: its master never loads the app."""
+    server = start_server(GUNICORN_WORKER_CLASS="gevent", GUNICORN_WORKERS="1")
+    assert "_pydantic_core" not in _maps(server.process.pid)
+    assert requests.get(f"{server.url}/healthz", timeout=30).status_code == 200
