@@ -7,7 +7,7 @@ import docker
 import jwt
 import requests
 
-from components.contract import APP_UID, SECRETS_DIR
+from components.contract import API_COMPONENT, APP_UID, COMPONENT_LABEL, SECRETS_DIR
 from tests.support.docker_engine.deployer import BASE_URL, StackDeployer
 from tests.support.docker_engine.probing import wait_for_http
 from tests.support.resource_types import COMMAND, CONTAINER
@@ -20,7 +20,13 @@ ADMIN_PASSWORD = "secret-files-admin-pw-1"
 def test_secrets_are_files_of_the_app_user_in_the_service_and_the_migration(deployer: StackDeployer) -> None:
     run = deployer.up(secrets={"secretKey": TEST_SECRET_KEY, "databaseUrl": DATABASE_URL})
     assert run.error is None, run.error
-    declared = next(r["inputs"] for r in run.resources.values() if r["type"] == CONTAINER)
+    # The app's container (the test stack may also declare a front proxy container, which has no secrets).
+    declared = next(
+        r["inputs"]
+        for r in run.resources.values()
+        if r["type"] == CONTAINER
+        and {"label": COMPONENT_LABEL, "value": API_COMPONENT} in r["inputs"].get("labels", [])
+    )
     container = docker.from_env().containers.get(declared["name"])
     env = container.attrs["Config"]["Env"]
     assert f"SECRET_KEY_FILE={SECRETS_DIR}/secret_key" in env
