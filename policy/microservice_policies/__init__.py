@@ -8,7 +8,7 @@ instead of repeating its numbers. The file is standard-library only, so the pack
 from .exposure import exposure
 from .front import front_owns_the_public_face
 from .images import images_by_digest
-from .k8s_runtime import probes, resource_limits
+from .k8s_runtime import no_service_account_token, probes, resource_limits
 from .migration_order import migration_before_service
 from .non_root import run_as_non_root
 from .secret_env import no_plaintext_secrets
@@ -20,6 +20,7 @@ POLICIES = [
     run_as_non_root,
     resource_limits,
     probes,
+    no_service_account_token,
     no_plaintext_secrets,
     exposure,
     migration_before_service,

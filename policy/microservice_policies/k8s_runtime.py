@@ -1,5 +1,6 @@
 """Rules: Kubernetes containers have resource limits; serving containers have readiness and
-liveness probes (a Job's container runs to completion, so it needs limits but no probes)."""
+liveness probes (a Job's container runs to completion, so it needs limits but no probes); no pod
+mounts a service-account token (the app never calls the Kubernetes API)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 
 from .contract import LIVENESS_PATH, READINESS_PATH, SERVICE_PORT
 from .resource_types import K8S_SERVING_WORKLOADS, K8S_WORKLOADS
-from .workloads import containers
+from .workloads import containers, kind_of, pod_spec
 
 REQUIRED_LIMITS = ("cpu", "memory")
 REQUIRED_PROBES = ("readinessProbe", "livenessProbe")
@@ -41,6 +42,18 @@ def validate_probes(args: ResourceValidationArgs, report_violation: ReportViolat
             )
 
 
+def validate_no_token(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in K8S_WORKLOADS:
+        return
+    if pod_spec(args.resource_type, args.props).get("automountServiceAccountToken") is not False:
+        report_violation(
+            f"{kind_of(args.resource_type)} '{args.name}' mounts a service-account token (its pod spec does "
+            "not set automountServiceAccountToken: false): the app never calls the Kubernetes API, so a "
+            "token would only serve whoever takes over the pod; set it to false.",
+            None,
+        )
+
+
 resource_limits = ResourceValidationPolicy(
     name="k8s-resource-limits",
     description="Kubernetes containers set cpu and memory limits.",
@@ -51,4 +64,10 @@ probes = ResourceValidationPolicy(
     name="k8s-probes",
     description="Kubernetes serving containers have a readiness and a liveness probe.",
     validate=validate_probes,
+)
+
+no_service_account_token = ResourceValidationPolicy(
+    name="k8s-no-service-account-token",
+    description="Kubernetes pods of the app mount no service-account token.",
+    validate=validate_no_token,
 )

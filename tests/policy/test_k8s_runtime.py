@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policy.microservice_policies.k8s_runtime import probes, resource_limits
+from policy.microservice_policies.k8s_runtime import no_service_account_token, probes, resource_limits
 from tests.support.policy import check_resource, deployment, docker_container, job, k8s_container
 from tests.support.resource_types import CONTAINER, DEPLOYMENT, JOB, STATEFULSET
 
@@ -58,3 +58,21 @@ def test_jobs_need_no_probes() -> None:
 def test_docker_containers_are_not_kubernetes_workloads() -> None:
     assert check_resource(resource_limits, CONTAINER, docker_container()) == []
     assert check_resource(probes, CONTAINER, docker_container()) == []
+
+
+def test_pods_without_a_service_account_token_pass() -> None:
+    assert check_resource(no_service_account_token, DEPLOYMENT, deployment()) == []
+    assert check_resource(no_service_account_token, JOB, job(k8s_container())) == []
+
+
+def test_a_pod_that_would_mount_a_token_is_refused() -> None:
+    props = deployment()
+    del props["spec"]["template"]["spec"]["automountServiceAccountToken"]  # Kubernetes' default: mount it
+    assert check_resource(no_service_account_token, DEPLOYMENT, props, name="api") == [
+        "Deployment 'api' mounts a service-account token (its pod spec does not set "
+        "automountServiceAccountToken: false): the app never calls the Kubernetes API, so a token would only "
+        "serve whoever takes over the pod; set it to false."
+    ]
+    props["spec"]["template"]["spec"]["automountServiceAccountToken"] = True
+    assert len(check_resource(no_service_account_token, DEPLOYMENT, props)) == 1
+    assert check_resource(no_service_account_token, CONTAINER, docker_container()) == []

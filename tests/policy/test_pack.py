@@ -27,6 +27,7 @@ EXPECTED_POLICIES = [
     "run-as-non-root",
     "k8s-resource-limits",
     "k8s-probes",
+    "k8s-no-service-account-token",
     "no-plaintext-secret-env",
     "restricted-stack-exposure",
     "migration-before-service",

@@ -148,7 +148,10 @@ def k8s_container(**overrides: Any) -> dict[str, Any]:
 
 
 def deployment(*containers: dict[str, Any], pod_security: dict[str, Any] | None = None) -> dict[str, Any]:
-    pod: dict[str, Any] = {"containers": list(containers) or [k8s_container()]}
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "containers": list(containers) or [k8s_container()],
+    }
     if pod_security is not None:
         pod["securityContext"] = pod_security
     return {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": pod}}}
@@ -158,7 +161,9 @@ def job(*containers: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "spec": {"template": {"spec": {"containers": list(containers)}}},
+        "spec": {
+            "template": {"spec": {"automountServiceAccountToken": False, "containers": list(containers)}}
+        },
     }
 
 
