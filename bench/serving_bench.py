@@ -137,7 +137,14 @@ def prepare_databases(image: str, postgres_url: str, env: dict[str, str], cleanu
     ]
     for db in databases:
         flask_in_image(image, db, env, "db", "upgrade")
-        flask_in_image(image, db, {**env, "ADMIN_PASSWORD": ADMIN_PASSWORD}, "create-admin", ADMIN_USER)
+        flask_in_image(
+            image,
+            db,
+            {**env, "ADMIN_PASSWORD": ADMIN_PASSWORD},
+            "create-admin",
+            ADMIN_USER,
+            "--keep-password",
+        )
     return databases
 
 

@@ -21,6 +21,7 @@ from .observe import init_app as init_observability
 from .openapi import contract
 from .security import HashSlots
 from .urls import IdConverter
+from .users import users
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -53,6 +54,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     app.register_blueprint(health)
     app.register_blueprint(api)
     app.register_blueprint(contract)
+    app.register_blueprint(users)
     register_error_handlers(app)
     register_cli(app)
     return app

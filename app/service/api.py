@@ -16,9 +16,10 @@ from . import audit, throttle
 from .audit import Actor, Target
 from .auth import check_account, current_user, require_permission, token_subject
 from .extensions import db
-from .models import Permission, Role, User, username_key
+from .models import USER_KIND, Permission, Role, User, username_key
 from .openapi import documented
 from .openapi import models as answers
+from .passwords import PasswordChangeRequired, check_new_password
 from .queries import authorize_row
 from .security import (
     TokenSettings,
@@ -118,7 +119,10 @@ def login() -> tuple[dict[str, Any], int]:
     body = parse_body(LoginBody)
     username, password = body.username, body.password
     refuse_if_busy()  # in a flood, refuse before any database work
-    user = db.session.scalar(select(User).where(User.username == username))
+    # A deleted user or a service account (POST /auth/token) is refused like an unknown name.
+    user = db.session.scalar(
+        select(User).where(User.username == username, User.kind == USER_KIND, User.deleted_at.is_(None))
+    )
     _check_password(user, username, password, "auth.login")
     assert user is not None  # _check_password refused an unknown name
     throttle.record_success(username)
@@ -126,6 +130,14 @@ def login() -> tuple[dict[str, Any], int]:
         log.info("login refused for disabled user %r", username)
         audit.record("auth.login", "denied", actor=Actor.of(user), details={"reason": "user disabled"})
         raise Forbidden("this user is disabled")
+    if user.must_change_password:
+        log.info("login of %r needs a password change first", username)
+        details = {"reason": "password change required"}
+        audit.record("auth.login", "denied", actor=Actor.of(user), details=details)
+        raise PasswordChangeRequired(
+            "this password was set by an administrator and must be changed first: "
+            "POST /api/v1/auth/password-change with username, current_password and new_password"
+        )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record("auth.login", actor=Actor.of(user))
@@ -162,6 +174,7 @@ def change_password() -> tuple[dict[str, Any], int]:
     user = current_user()
     body = parse_body(NewPasswordBody)
     _check_password(user, user.username, body.current_password, "user.password.change")
+    check_new_password(body.current_password, body.new_password)
     user.password_hash = hash_password(body.new_password)
     user.revoke_tokens()
     audit.record("user.password.change", target=Target.user(user), details={"tokens_revoked": True})
@@ -176,7 +189,14 @@ def change_password() -> tuple[dict[str, Any], int]:
 def list_users() -> dict[str, Any]:
     page = parse_query(PageQuery)
     limit, offset = page.limit, page.offset
-    query = select(User).options(selectinload(User.roles)).order_by(User.id).limit(limit).offset(offset)
+    query = (
+        select(User)
+        .where(User.deleted_at.is_(None))
+        .options(selectinload(User.roles))
+        .order_by(User.id)
+        .limit(limit)
+        .offset(offset)
+    )
     users = db.session.scalars(query).all()
     return {"users": [user.to_dict() for user in users], "limit": limit, "offset": offset}
 
@@ -260,7 +280,7 @@ def create_role() -> tuple[dict[str, Any], int]:
 def grant_role(user_id: int) -> dict[str, Any]:
     role_name = parse_body(GrantRoleBody).role
     user = db.session.get(User, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise NotFound(f"user {user_id} not found")
     role = db.session.scalar(select(Role).where(Role.name == role_name))
     if role is None:

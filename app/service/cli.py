@@ -48,8 +48,18 @@ def ensure_admin_role() -> Role:
 def register_cli(app: Flask) -> None:
     @app.cli.command("create-admin")
     @click.argument("username")
-    def create_admin(username: str) -> None:
-        """Create USERNAME with role admin (password from ADMIN_PASSWORD, else a prompt)."""
+    @click.option(
+        "--keep-password",
+        is_flag=True,
+        help="Do not make the admin change this password at the first login (for automation that "
+        "keeps the password in a secret store; a password typed or passed around must be changed).",
+    )
+    def create_admin(username: str, keep_password: bool) -> None:
+        """Create USERNAME with role admin (password from ADMIN_PASSWORD, else a prompt).
+
+        The first login answers 403 password_change_required until the admin replaces this password
+        (POST /api/v1/auth/password-change), unless --keep-password.
+        """
         # The same rules as POST /api/v1/users, checked one at a time: a bad name fails before the prompt.
         try:
             _new_username.validate_python(username)
@@ -66,11 +76,14 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(f"user {username!r} already exists (whatever the case)")
         role = ensure_admin_role()
         user = User(username=username, password_hash=hash_password(password), roles=[role])
+        user.must_change_password = not keep_password
         db.session.add(user)
         db.session.flush()  # the user's id, for the audit record committed with it
         audit.record("user.create", target=Target.user(user), details={"roles": [ADMIN_ROLE]})
         db.session.commit()
         click.echo(f"created admin {username!r} with permissions: {', '.join(sorted(PERMISSIONS))}")
+        if not keep_password:
+            click.echo("this password must be changed at the first login (POST /api/v1/auth/password-change)")
 
     def find_user(username: str) -> User:
         user = db.session.scalar(select(User).where(User.username == username))

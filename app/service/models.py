@@ -5,7 +5,19 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
@@ -18,9 +30,27 @@ PERMISSIONS: dict[str, str] = {
     "roles:create": "create roles",
     "roles:grant": "grant roles to users",
     "audit:read": "read the audit trail",
+    # Migration 0003 (users and roles lifecycle, issue 14):
+    "users:update": "change a user's display name, disable or enable it",
+    "users:delete": "delete users",
+    "users:reset-password": "set a temporary password a user must change at the next login",
+    "users:introspect": "ask whether any user holds a permission, without that user's token",
+    "roles:read": "list and read roles",
+    "roles:update": "rename roles and change their permissions",
+    "roles:delete": "delete roles",
+    "roles:revoke": "revoke roles from users",
+    "permissions:read": "list permissions",
+    "permissions:register": "register the permissions of another service",
+    "service-accounts:manage": "create service accounts and replace their secrets",
 }
 
+# Principals: people log in with a password; service accounts get tokens with client credentials.
+USER_KIND = "user"
+SERVICE_KIND = "service"
+
 USERNAME_MAX = 64
+DISPLAY_NAME_MAX = 128
+DESCRIPTION_MAX = 255
 ROLE_NAME_MAX = 64
 PERMISSION_NAME_MAX = 64
 THROTTLE_KEY_MAX = 128
@@ -64,6 +94,13 @@ class Permission(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(PERMISSION_NAME_MAX), unique=True)
     description: Mapped[str] = mapped_column(String(255), default="")
+    # The principal that registered it (POST /api/v1/permissions); NULL for the service's own.
+    # No foreign key: users are never deleted from the table (a delete is soft), and SQLite cannot
+    # add one to an existing table without rebuilding it.
+    owner_id: Mapped[int | None] = mapped_column(Integer)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "description": self.description, "builtin": self.owner_id is None}
 
 
 class Role(db.Model):  # type: ignore[name-defined]
@@ -71,10 +108,16 @@ class Role(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(ROLE_NAME_MAX), unique=True)
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX), default="", server_default="")
     permissions: Mapped[list[Permission]] = relationship(secondary=role_permissions, order_by=Permission.name)
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "permissions": [p.name for p in self.permissions]}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "permissions": [p.name for p in self.permissions],
+        }
 
 
 class User(db.Model):  # type: ignore[name-defined]
@@ -92,6 +135,15 @@ class User(db.Model):  # type: ignore[name-defined]
     # user must not accept the old one's tokens. ('' is only the migration's placeholder.)
     token_version: Mapped[str] = mapped_column(String(32), default=new_token_version, server_default="")
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Soft delete (docs/contract.md says why): the row stays, disabled, without roles or tokens,
+    # its name never reused; the API then answers 404 for it.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX), default="", server_default="")
+    # Set by an admin reset and by `flask create-admin`: login answers 403 password_change_required
+    # until POST /api/v1/auth/password-change sets a password only the user knows.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # USER_KIND or SERVICE_KIND (a service account: its client secret's hash is in password_hash).
+    kind: Mapped[str] = mapped_column(String(16), default=USER_KIND, server_default=USER_KIND)
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, order_by=Role.name)
 
     @validates("username")
@@ -109,8 +161,11 @@ class User(db.Model):  # type: ignore[name-defined]
         return {
             "id": self.id,
             "username": self.username,
+            "display_name": self.display_name,
+            "kind": self.kind,
             "created_at": self.created_at.isoformat(),
             "disabled": self.disabled_at is not None,
+            "must_change_password": self.must_change_password,
             "roles": [r.name for r in self.roles],
         }
 

@@ -7,15 +7,14 @@ from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic_core import ErrorDetails
 from werkzeug.exceptions import BadRequest
 
 from .models import PERMISSION_NAME_MAX, ROLE_NAME_MAX, USERNAME_MAX
+from .passwords import PASSWORD_MAX, PASSWORD_MIN, check_common
 from .security import MAX_ID
 
-PASSWORD_MIN = 8
-PASSWORD_MAX = 128  # argon2 hashes anything, but an unbounded input is a cheap way to burn CPU
 USERNAME_MIN = 3
 PERMISSIONS_PER_ROLE_MAX = 100
 LIST_LIMIT_MAX = 500
@@ -27,16 +26,26 @@ NAME_RULE = "letters, digits, '_', '.', '@' or '-'"
 # Every string in a body: no NUL (check_json_values refuses it anywhere, first); said here too so the
 # OpenAPI document tells clients.
 TEXT_PATTERN = r"^[^\x00]*$"
+# A permission another service registers (service/permissions.py): `<service>:<action>`.
+PERMISSION_PATTERN = r"^[a-z][a-z0-9-]*:[a-z][a-z0-9.-]*$"
+PERMISSION_RULE = "lower-case letters, digits and '-' as '<service>:<action>' ('.' also in the action)"
 # pydantic's own message would quote the regex; clients get the rule in words instead.
-PATTERN_RULES = {NAME_PATTERN: NAME_RULE, TEXT_PATTERN: "no NUL characters (\\u0000)"}
+PATTERN_RULES = {
+    NAME_PATTERN: NAME_RULE,
+    TEXT_PATTERN: "no NUL characters (\\u0000)",
+    PERMISSION_PATTERN: PERMISSION_RULE,
+}
 ERRORS_REPORTED_MAX = 5  # a list of 100 wrong items would otherwise make a 100-line message
 JSON_DEPTH_MAX = 16  # the bodies are flat objects with at most a list of names
 
 NewUsername = Annotated[
     str, StringConstraints(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=NAME_PATTERN)
 ]
+# The policy of service/passwords.py: length first, then the shipped list of common passwords.
 NewPassword = Annotated[
-    str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, pattern=TEXT_PATTERN)
+    str,
+    StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, pattern=TEXT_PATTERN),
+    AfterValidator(check_common),
 ]
 
 

@@ -140,7 +140,7 @@ def test_case_insensitive_names_hold_for_users_made_through_the_api_too(
 
 def test_the_cli_refuses_an_admin_name_differing_only_in_case(app: Flask) -> None:
     result = app.test_cli_runner().invoke(
-        args=["create-admin", "ADMIN"], env={"ADMIN_PASSWORD": "long-enough-1"}
+        args=["create-admin", "ADMIN"], env={"ADMIN_PASSWORD": "long-enough-password-1"}
     )
     assert result.exit_code != 0
     assert "user 'ADMIN' already exists (whatever the case)" in result.output

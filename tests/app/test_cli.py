@@ -13,7 +13,7 @@ def test_create_admin_prompts_for_the_password_when_admin_password_is_unset(
     app: Flask, client: FlaskClient, login_as: LoginAs
 ) -> None:
     result = app.test_cli_runner().invoke(
-        args=["create-admin", "second-admin"],
+        args=["create-admin", "second-admin", "--keep-password"],
         input="prompted-pass-1\nprompted-pass-1\n",
         env={"ADMIN_PASSWORD": None},  # None unsets the variable
     )
@@ -25,7 +25,7 @@ def test_create_admin_prompts_for_the_password_when_admin_password_is_unset(
 
 def test_create_admin_refuses_an_existing_username(app: Flask) -> None:
     result = app.test_cli_runner().invoke(
-        args=["create-admin", "admin"], env={"ADMIN_PASSWORD": "another-pass-1"}
+        args=["create-admin", "admin"], env={"ADMIN_PASSWORD": "another-password-1"}
     )
     assert result.exit_code != 0
     assert "user 'admin' already exists" in result.output
@@ -34,12 +34,12 @@ def test_create_admin_refuses_an_existing_username(app: Flask) -> None:
 def test_create_admin_refuses_a_short_password(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["create-admin", "boss"], env={"ADMIN_PASSWORD": "short"})
     assert result.exit_code != 0
-    assert "the password is not allowed: String should have at least 8 characters" in result.output
+    assert "the password is not allowed: String should have at least 15 characters" in result.output
 
 
 def test_create_admin_refuses_a_bad_username(app: Flask) -> None:
     result = app.test_cli_runner().invoke(
-        args=["create-admin", "no spaces allowed"], env={"ADMIN_PASSWORD": "long-enough-1"}
+        args=["create-admin", "no spaces allowed"], env={"ADMIN_PASSWORD": "long-enough-password-1"}
     )
     assert result.exit_code != 0
     assert (

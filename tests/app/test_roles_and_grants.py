@@ -51,8 +51,8 @@ def test_creating_a_duplicate_role_is_409(client: FlaskClient, admin_headers: di
     ("body", "message"),
     [
         (
-            {"name": "r1", "permissions": ["users:delete"]},
-            f"unknown permissions ['users:delete']; known: {sorted(PERMISSIONS)}",
+            {"name": "r1", "permissions": ["users:explode"]},
+            f"unknown permissions ['users:explode']; known: {sorted(PERMISSIONS)}",
         ),
         ({"name": "r1", "permissions": "users:read"}, "'permissions': Input should be a valid list"),
         ({"name": "r1", "permissions": None}, "'permissions': Input should be a valid list"),

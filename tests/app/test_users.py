@@ -20,7 +20,8 @@ def test_admin_creates_a_user_who_can_log_in(
     created = response.get_json()
     assert created["username"] == "alice"
     assert created["roles"] == []
-    assert "password" not in str(created)
+    assert "password_hash" not in created
+    assert USER_PASSWORD not in str(created)
     me = client.get("/api/v1/users/me", headers=login_as("alice", USER_PASSWORD)).get_json()
     assert me == {"user": created, "roles": [], "permissions": []}
 
@@ -47,13 +48,13 @@ def test_creating_a_duplicate_username_is_409(
         ({"username": "has space", "password": USER_PASSWORD}, f"'username': {NAME_RULE}"),
         # Python's re would let "$" match before a trailing newline; the pattern must not.
         ({"username": "carol\n", "password": USER_PASSWORD}, f"'username': {NAME_RULE}"),
-        ({"username": "carol", "password": "short"}, "'password': String should have at least 8 characters"),
+        ({"username": "carol", "password": "short"}, "'password': String should have at least 15 characters"),
         ({"username": "carol", "password": 12345678}, f"'password': {NOT_A_STRING}"),
         ({"username": ["carol"], "password": USER_PASSWORD}, f"'username': {NOT_A_STRING}"),
         ({"username": "carol"}, "'password': Field required"),
         (
             {"username": "x y", "password": "short"},
-            f"'username': {NAME_RULE}; 'password': String should have at least 8 characters",
+            f"'username': {NAME_RULE}; 'password': String should have at least 15 characters",
         ),
     ],
     ids=[

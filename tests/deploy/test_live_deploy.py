@@ -72,7 +72,7 @@ def test_service_answers_health_and_readiness_on_port_8083(deployed: tuple[Stack
 def test_admin_from_the_cli_can_log_in_and_is_authorized(deployed: tuple[StackDeployer, StackRun]) -> None:
     _, run = deployed
     name = run.exports["containerName"]
-    exec_in(name, ["flask", "create-admin", "admin"], ADMIN_PASSWORD=ADMIN_PASSWORD)
+    exec_in(name, ["flask", "create-admin", "admin", "--keep-password"], ADMIN_PASSWORD=ADMIN_PASSWORD)
 
     login = requests.post(
         f"{BASE_URL}/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10

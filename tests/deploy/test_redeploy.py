@@ -60,13 +60,13 @@ def login(username: str, password: str) -> requests.Response:
 def seed_users(run: StackRun) -> None:
     """An admin made through the CLI, and a user the admin creates through the API."""
     container = docker.from_env().containers.get(run.exports["containerName"])
-    create_admin = ["flask", "create-admin", "admin"]
+    create_admin = ["flask", "create-admin", "admin", "--keep-password"]
     code, output = container.exec_run(create_admin, environment={"ADMIN_PASSWORD": ADMIN_PASSWORD})
     assert code == 0, output.decode()
     token = login("admin", ADMIN_PASSWORD).json()["access_token"]
     created = requests.post(
         f"{BASE_URL}/api/v1/users",
-        json={"username": "kept-user", "password": "kept-user-pw-1"},
+        json={"username": "kept-user", "password": "kept-user-password-1"},
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )
@@ -107,7 +107,7 @@ def test_code_change_redeploy_replaces_the_container_and_keeps_the_data(
     # Same volume, same database: the users made before the redeploy can still log in.
     assert second.step(VOLUME)["action"] == "same"
     assert login("admin", ADMIN_PASSWORD).status_code == 200
-    assert login("kept-user", "kept-user-pw-1").status_code == 200
+    assert login("kept-user", "kept-user-password-1").status_code == 200
     assert prober.probes, "the prober must have run during the redeploy"
     print(  # the numbers docs/live-deploy.md reports (tests/deploy/measure.py measures them on purpose)
         f"\nredeploy {second.seconds:.1f}s, {prober.failed} failed probes of {len(prober.probes)}, "
@@ -137,4 +137,4 @@ def test_rollback_to_the_earlier_digest_serves_the_old_code_with_the_same_data(
     running = docker.from_env().containers.get(rollback.exports["containerName"])
     assert running.attrs["Config"]["Image"] == first.exports["imageDigest"]
     assert "marker" not in wait_for_http(f"{BASE_URL}/healthz").json()
-    assert login("kept-user", "kept-user-pw-1").status_code == 200
+    assert login("kept-user", "kept-user-password-1").status_code == 200

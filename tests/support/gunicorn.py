@@ -110,7 +110,8 @@ def migrate_and_add_admin(data_dir: Path, database_url: str = "") -> Path:
     with app.app_context():
         flask_migrate.upgrade()
         result = app.test_cli_runner().invoke(
-            args=["create-admin", ADMIN["username"]], env={"ADMIN_PASSWORD": ADMIN["password"]}
+            args=["create-admin", ADMIN["username"], "--keep-password"],
+            env={"ADMIN_PASSWORD": ADMIN["password"]},
         )
         assert result.exit_code == 0, result.output
         db.engine.dispose()

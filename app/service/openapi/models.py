@@ -37,9 +37,17 @@ class Token(Answer):
 class User(Answer):
     id: int
     username: str
+    display_name: str
+    kind: Literal["user", "service"]  # a person, or a service account (client credentials)
     created_at: datetime
     disabled: bool
+    must_change_password: bool  # set by an admin reset or `flask create-admin`
     roles: list[str]
+
+
+class PasswordReset(Answer):
+    user: User
+    temporary_password: str  # shown once; the user must replace it at the next login
 
 
 class Me(Answer):
@@ -57,6 +65,7 @@ class UserPage(Answer):
 class Role(Answer):
     id: int
     name: str
+    description: str
     permissions: list[str]
 
 
