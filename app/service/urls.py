@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter
 
 from .security import MAX_ID, parse_id
 
@@ -13,7 +14,9 @@ class IdConverter(BaseConverter):
     def to_python(self, value: str) -> int:
         parsed = parse_id(value)
         if parsed is None:
-            raise ValidationError()
+            # Not ValidationError: Werkzeug would then answer 405 when another method's rule has the
+            # same path (GET and DELETE /users/<id>), where no such id can exist: 404 it is.
+            raise NotFound(f"no such id {value}: ids are 1 to {MAX_ID}")
         return parsed
 
     def to_url(self, value: object) -> str:

@@ -143,7 +143,7 @@ def reset_password(user_id: int) -> dict[str, Any]:
     user.password_hash = hash_password(password)
     user.must_change_password = True
     user.revoke_tokens()
-    details = {"must_change_password": True, "tokens_revoked": True}
+    details = {"change_required": True, "tokens_revoked": True}
     audit.record("user.password.reset", target=Target.user(user), details=details)
     db.session.commit()
     throttle.unlock(throttle.account_key(user.username))

@@ -38,6 +38,10 @@ def test_read_a_user_by_id(client: FlaskClient, admin_headers: dict[str, str], m
         "user 999999 not found"
     )
     error_of(client.get("/api/v1/users/99999999999", headers=admin_headers), 404)
+    # Beyond the largest id: 404 for every method of the path (Werkzeug used to answer 405 for some).
+    for method in ("get", "patch", "delete"):
+        response = getattr(client, method)("/api/v1/users/2147483648", json={}, headers=admin_headers)
+        assert error_of(response, 404)["message"] == "no such id 2147483648: ids are 1 to 2147483647"
 
 
 def test_update_the_display_name(
