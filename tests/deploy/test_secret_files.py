@@ -61,7 +61,7 @@ def test_secrets_are_files_of_the_app_user_in_the_service_and_the_migration(depl
 
     # Tokens are signed with the key from the file, by a `flask` command and by the server alike.
     code, out = container.exec_run(
-        ["flask", "create-admin", "admin"], environment={"ADMIN_PASSWORD": ADMIN_PASSWORD}
+        ["flask", "create-admin", "admin", "--keep-password"], environment={"ADMIN_PASSWORD": ADMIN_PASSWORD}
     )
     assert code == 0, out.decode()
     login = requests.post(
