@@ -19,6 +19,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 class ContainerCgroup:
     cpu_file: Path  # v1 cpuacct.usage (ns) or v2 cpu.stat (usage_usec)
     memory_stat: Path  # v1 total_rss or v2 anon: the container's anonymous memory, its RSS
+    procs: Path  # cgroup.procs: the container's processes, for their proportional set size (Pss)
 
     @classmethod
     def of(cls, container: str) -> ContainerCgroup:
@@ -34,9 +35,10 @@ class ContainerCgroup:
             return cls(
                 CGROUP_ROOT / cpu_dir / paths["cpuacct"] / "cpuacct.usage",
                 CGROUP_ROOT / "memory" / paths["memory"] / "memory.stat",
+                CGROUP_ROOT / "memory" / paths["memory"] / "cgroup.procs",
             )
         unified = CGROUP_ROOT / paths[""]
-        return cls(unified / "cpu.stat", unified / "memory.stat")
+        return cls(unified / "cpu.stat", unified / "memory.stat", unified / "cgroup.procs")
 
     def cpu_seconds(self) -> float:
         text = self.cpu_file.read_text()
@@ -48,3 +50,15 @@ class ContainerCgroup:
     def rss_mb(self) -> float:
         stats = dict(line.split() for line in self.memory_stat.read_text().splitlines())
         return int(stats.get("total_rss", stats.get("anon", "0"))) / 2**20
+
+    def pss_mb(self) -> float:
+        """The summed Pss of the container's processes: a page the preloaded master shares with its
+        workers counts once (split among them), not once per process as summed RSS would."""
+        total_kib = 0
+        for pid in self.procs.read_text().split():
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # exited meanwhile
+            total_kib += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+        return total_kib / 1024

@@ -117,15 +117,34 @@ def serving_verdict(results: list[LoadResult]) -> list[str]:
 
 def server_table(results: list[ServerResult]) -> str:
     rows = [
-        (r.database, r.config, r.start_s.fmt(2), r.rss_idle_mb.fmt(0), r.rss_load_mb.fmt(0)) for r in results
+        (
+            r.database,
+            r.config,
+            r.start_s.fmt(2),
+            f"{r.loadavg:.1f}",
+            r.rss_idle_mb.fmt(0),
+            r.rss_load_mb.fmt(0),
+            r.pss_idle_mb.fmt(0),
+            r.pss_load_mb.fmt(0),
+        )
+        for r in results
     ]
-    header = ("db", "config", "start to first 200 s", "RSS idle MiB", "RSS after load MiB")
+    header = (
+        "db",
+        "config",
+        "start to first 200 s",
+        "load at start",
+        "RSS idle MiB",
+        "RSS after load MiB",
+        "Pss idle MiB",
+        "Pss after load MiB",
+    )
     return table(header, rows)
 
 
 def server_verdict(results: list[ServerResult]) -> list[str]:
     return [
-        f"{r.database} {r.config}: start to first 200 {r.start_s.median:.2f} s "
+        f"{r.database} {r.config}: start to first 200 {r.start_s.median:.2f} s at load {r.loadavg:.1f} "
         f"(target <= {START_TARGET_S:.0f} s on a quiet machine): "
         f"{'MET' if r.start_s.median <= START_TARGET_S else 'NOT MET'}"
         for r in results

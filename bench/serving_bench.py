@@ -84,6 +84,10 @@ class ServerResult:
     start_s: Spread  # `docker run` until /healthz first answers 200
     rss_idle_mb: Spread  # the container's RSS (cgroup) once serving, before any load
     rss_load_mb: Spread  # ... right after its last measured load run
+    # The summed Pss of its processes (shared pages counted once), idle and after load.
+    pss_idle_mb: Spread = field(default_factory=lambda: Spread([0.0]))
+    pss_load_mb: Spread = field(default_factory=lambda: Spread([0.0]))
+    loadavg: float = 0.0  # mean 1-minute load average right before the starts: how quiet the machine was
 
 
 @dataclass
@@ -306,17 +310,18 @@ def bench_serving(
         samples: dict[tuple[str, str, int], list[dict[str, int]]] = {}
         loads: dict[tuple[str, str, int], list[float]] = {}
         cpu: dict[tuple[str, str, int], list[float]] = {}
-        # config -> (start s, RSS idle MB, RSS after load MB) per round
-        memory: dict[str, list[tuple[float, float, float]]] = {}
+        # config -> (start s, RSS idle MB, RSS after load MB, Pss idle MB, Pss after load MB, load) per round
+        memory: dict[str, list[tuple[float, float, float, float, float, float]]] = {}
         for round_index in range(plan.runs):
             shift = round_index % len(configs)
             for config in configs[shift:] + configs[:shift]:
+                start_load = os.getloadavg()[0]
                 started = time.perf_counter()
                 name, port = start_server(image, config, db, env, cleanup)
                 start_s = time.perf_counter() - started
                 cgroup = ContainerCgroup.of(name)
                 workers[config.name] = settled_workers(name)
-                rss_idle = cgroup.rss_mb()
+                rss_idle, pss_idle = cgroup.rss_mb(), cgroup.pss_mb()
                 db.token = db.token or login(port)
                 for endpoint in [e for e in config.endpoints if e in plan.endpoints]:
                     wrk(port, endpoint, db.token, max(plan.concurrencies), plan.warmup_s)  # warm pools
@@ -328,7 +333,9 @@ def bench_serving(
                             wrk(port, endpoint, db.token, concurrency, plan.duration_s)
                         )
                         cpu.setdefault(key, []).append(cgroup.cpu_seconds() - cpu_before)
-                memory.setdefault(config.name, []).append((start_s, rss_idle, cgroup.rss_mb()))
+                memory.setdefault(config.name, []).append(
+                    (start_s, rss_idle, cgroup.rss_mb(), pss_idle, cgroup.pss_mb(), start_load)
+                )
                 cleanup.remove_containers()
                 print(f"  {db.name} round {round_index + 1}/{plan.runs}: {config.name} measured")
         for (config_name, endpoint, concurrency), runs in samples.items():
@@ -344,6 +351,8 @@ def bench_serving(
                 f"CPU {result.cpu_ms.fmt(2)} ms/request  errors {result.errors}"
             )
         for config_name, rounds in memory.items():
-            start, idle, loaded = (Spread([r[i] for r in rounds]) for i in range(3))
-            servers.append(ServerResult(db.name, config_name, start, idle, loaded))
+            start, idle, loaded, idle_pss, loaded_pss = (Spread([r[i] for r in rounds]) for i in range(5))
+            start_load = statistics.mean(r[5] for r in rounds)
+            server = ServerResult(db.name, config_name, start, idle, loaded, idle_pss, loaded_pss, start_load)
+            servers.append(server)
     return results, workers, servers
