@@ -125,8 +125,8 @@ def login() -> tuple[dict[str, Any], int]:
     )
     _check_password(user, username, password, "auth.login")
     assert user is not None  # _check_password refused an unknown name
-    throttle.record_success(username)
     if user.disabled_at is not None:
+        throttle.record_success(username)  # the right password still clears the account's failures
         log.info("login refused for disabled user %r", username)
         audit.record("auth.login", "denied", actor=Actor.of(user), details={"reason": "user disabled"})
         raise Forbidden("this user is disabled")
@@ -141,7 +141,7 @@ def login() -> tuple[dict[str, Any], int]:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record("auth.login", actor=Actor.of(user))
-    db.session.commit()
+    throttle.record_success(username)  # one commit: the cleared failures, any rehash and the record
     log.info("login ok for %r", username)
     return _token_response(user), 200
 

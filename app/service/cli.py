@@ -1,10 +1,11 @@
 """Operator commands: `flask create-admin USERNAME` (the first administrator, holding every permission
 through role `admin`) and the account commands of docs/operations.md: set-password, disable-user,
-enable-user, revoke-tokens, unlock-user, unlock-address, login-locks; and `flask audit purge`.
+enable-user, revoke-tokens, unlock-user, unlock-address, login-locks; and `flask audit show|purge`.
 Each change is audited with actor `cli` (service/audit.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -174,6 +175,23 @@ def register_cli(app: Flask) -> None:
     @app.cli.group("audit")
     def audit_group() -> None:
         """The audit trail (docs/operations.md, "Read and retain the audit trail")."""
+
+    @audit_group.command("show")
+    @click.argument("filters", nargs=-1, metavar="[NAME=VALUE]...")
+    def audit_show(filters: tuple[str, ...]) -> None:
+        """Print audit records as JSON lines, newest first; NAME=VALUE filters are GET /api/v1/audit-events'
+        query parameters (e.g. outcome=throttled since=2026-11-30T00:00:00Z limit=50)."""
+        pairs = dict(item.partition("=")[::2] for item in filters)
+        if any("=" not in item for item in filters):
+            raise click.BadParameter(
+                "each filter is NAME=VALUE, e.g. action=auth.login", param_hint="FILTERS"
+            )
+        try:
+            query = audit.AuditQuery.model_validate(pairs)
+        except ValidationError as error:
+            raise click.BadParameter(describe(error), param_hint="FILTERS") from None
+        for event in db.session.scalars(query.statement()):
+            click.echo(json.dumps(event.to_dict(), sort_keys=True))
 
     @audit_group.command("purge")
     @click.option(

@@ -139,6 +139,7 @@ def _forget_old_failures(now: float) -> None:
 
 
 def record_success(username: str) -> None:
+    """Clear the account's failures; commits the session, with what the login added (its audit record)."""
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == account_key(username)))
     db.session.commit()
 

@@ -3,6 +3,7 @@ and its retention (AUDIT_RETENTION_DAYS, enforced by a bounded purge after write
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,23 @@ def test_audit_retention_days_is_a_validated_setting(tmp_path: Path) -> None:
     ]:
         with pytest.raises(ConfigError, match=message):
             create_app({"RUNTIME_ENV": "dev", "DATA_DIR": str(tmp_path), "AUDIT_RETENTION_DAYS": raw})
+
+
+def test_flask_audit_show_prints_the_filtered_records_as_json_lines(app: Flask, client: FlaskClient) -> None:
+    for _ in range(2):
+        client.post("/api/v1/auth/login", json={"username": "ghost", "password": "wrong-password"})
+    add_events(app, 3, action="old.event")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "show", "action=auth.login", "limit=5"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(e["action"], e["outcome"], e["actor"]["name"]) for e in lines] == [
+        ("auth.login", "failure", "ghost")
+    ] * 2
+    assert lines[0]["id"] > lines[1]["id"]
+    everything = runner.invoke(args=["audit", "show"]).output.splitlines()
+    assert len(everything) == 3
+    refused = runner.invoke(args=["audit", "show", "outcome=maybe"])
+    assert refused.exit_code == 2
+    assert "'outcome': Input should be 'success', 'failure', 'denied' or 'throttled'" in refused.output
+    assert "each filter is NAME=VALUE" in runner.invoke(args=["audit", "show", "auth.login"]).output

@@ -15,8 +15,8 @@ from service import audit
 from service.audit import Target
 from service.config import trusted_proxies
 from service.extensions import db
-from service.models import AuditEvent, User
-from sqlalchemy import delete, func, select, text
+from service.models import AuditEvent, LoginThrottle, User
+from sqlalchemy import delete, event, func, select, text
 from werkzeug.exceptions import Forbidden
 
 from tests.support.app import (
@@ -83,10 +83,38 @@ def test_a_login_ok_and_a_failed_login_are_recorded_with_client_and_request_id(
         ),
     ]
     assert [e["details"] for e in recorded] == [{}, {"reason": "wrong password"}, {"reason": "unknown user"}]
-    for event in recorded:
-        occurred = datetime.fromisoformat(event["occurred_at"])
+    for record in recorded:
+        occurred = datetime.fromisoformat(record["occurred_at"])
         assert occurred.tzinfo is not None
         assert before - timedelta(seconds=1) <= occurred <= datetime.now(UTC)
+
+
+def test_a_login_ok_commits_its_record_with_the_cleared_failures_in_one_transaction(
+    app: Flask, client: FlaskClient, make_user: MakeUser
+) -> None:
+    make_user("olga")
+    login(client, "olga", WRONG)
+    with app.app_context():
+        engine = db.engine
+    commits: list[object] = []
+
+    def count_commit(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(engine, "commit", count_commit)
+    try:
+        assert login(client, "olga", USER_PASSWORD).status_code == 200
+    finally:
+        event.remove(engine, "commit", count_commit)
+    assert len(commits) == 1
+    assert [e["outcome"] for e in events(app, action="auth.login")] == ["failure", "success"]
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(LoginThrottle).where(LoginThrottle.key == "user:olga")
+            )
+            == 0
+        )
 
 
 def test_a_disabled_users_login_is_recorded_as_denied(
