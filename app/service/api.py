@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
 from . import audit, throttle
 from .audit import Actor, Target
@@ -92,10 +92,12 @@ def _check_password(user: User | None, username: str, password: str, action: str
     address = _client_address()
     try:
         throttle.refuse_if_locked(username, address)
-    except TooManyRequests as refused:
-        audit.record(
-            action, "throttled", actor=_claimed(user, username), details={"reason": refused.description}
-        )
+    except throttle.Throttled as refused:
+        # One record per lock and worker: a refusal is the cheap answer to a flood (a read), and one
+        # write per refused attempt would make it an expensive one. The log has every refusal.
+        if audit.first_in_window((action, refused.lock), until=max(until for _, until in refused.lock)):
+            details = {"reason": refused.description, "locked": [key for key, _ in refused.lock]}
+            audit.record(action, "throttled", actor=_claimed(user, username), details=details)
         raise
     # Verify before looking at `user`: an unknown name must take as long as a wrong password.
     if not verify_password(user.password_hash if user else None, password) or user is None:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -164,6 +165,27 @@ def record(
     if in_request:
         g.audit_written = True
     return event
+
+
+# Per process: keys of repeated refusals already on record, and until when (first_in_window).
+_WINDOWS: dict[Hashable, float] = {}
+_WINDOWS_MAX = 10_000
+_WINDOWS_LOCK = threading.Lock()
+
+
+def first_in_window(key: Hashable, until: float) -> bool:
+    """True the first time `key` is seen in this process before Unix time `until`, then False until
+    then: for refusals that repeat while one state lasts (a login lock), one record per worker.
+    Bounded: past _WINDOWS_MAX keys, the expired go, and if none have, all (a few records repeat)."""
+    now = time.time()
+    with _WINDOWS_LOCK:
+        if _WINDOWS.get(key, 0.0) > now:
+            return False
+        if len(_WINDOWS) >= _WINDOWS_MAX:
+            for old in [k for k, end in _WINDOWS.items() if end <= now] or list(_WINDOWS):
+                del _WINDOWS[old]
+        _WINDOWS[key] = until
+        return True
 
 
 def _write_refusals(response: Response) -> Response:

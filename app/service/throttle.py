@@ -71,6 +71,14 @@ class Limits:
         return float(min(2 ** min(failures - free, 30), self.max_lock_seconds))
 
 
+class Throttled(TooManyRequests):
+    """The 429 of a locked account or address; `lock` names the locked keys and when they open."""
+
+    def __init__(self, description: str, retry_after: int, lock: tuple[tuple[str, float], ...]) -> None:
+        super().__init__(description, retry_after=retry_after)
+        self.lock = lock
+
+
 def refuse_if_locked(username: str, address: str) -> None:
     """429 with Retry-After while the account or the address is locked."""
     now = time.time()
@@ -85,8 +93,10 @@ def refuse_if_locked(username: str, address: str) -> None:
     retry_after = max(1, math.ceil(max(until for _, until in locked) - now))
     which = " and ".join(sorted(KIND[key.split(":", 1)[0]] for key, _ in locked))
     log.warning("login refused for %r from %s: %s locked for %ss", username, address, which, retry_after)
-    raise TooManyRequests(
-        f"too many failed logins for this {which}; retry in {retry_after} s", retry_after=retry_after
+    raise Throttled(
+        f"too many failed logins for this {which}; retry in {retry_after} s",
+        retry_after,
+        tuple(sorted((key, until) for key, until in locked)),
     )
 
 

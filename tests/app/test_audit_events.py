@@ -4,6 +4,7 @@ outcome, client address, request id), committed with its change, or on its own w
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from service.audit import Target
 from service.config import trusted_proxies
 from service.extensions import db
 from service.models import AuditEvent, LoginThrottle, User
-from sqlalchemy import delete, event, func, select, text
+from sqlalchemy import delete, event, func, select, text, update
 from werkzeug.exceptions import Forbidden
 
 from tests.support.app import (
@@ -146,17 +147,33 @@ def test_throttled_logins_are_recorded_with_the_client_address_seen_through_a_tr
         for attempt in range(2):
             headers = {"X-Forwarded-For": "203.0.113.7", "X-Request-ID": f"edge-fail-{attempt}"}
             assert login(client, "tom", WRONG, headers=headers, **through_proxy).status_code == 401
+        lock_for(proxied, "user:tom", 60)  # as if the backoff had grown: no 1 s lock ends mid-test
         headers = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7", "X-Request-ID": "edge-throttled"}
-        refused = login(client, "tom", USER_PASSWORD, headers=headers, **through_proxy)
-    error_of(refused, 429)
+        refused = [login(client, "tom", USER_PASSWORD, headers=headers, **through_proxy) for _ in range(3)]
+        lock_for(proxied, "user:tom", 120)  # a new lock: its first refusal is on record again
+        headers["X-Request-ID"] = "edge-relocked"
+        relocked = login(client, "tom", USER_PASSWORD, headers=headers, **through_proxy)
+    for response in (*refused, relocked):
+        error_of(response, 429)
     recorded = events(app, action="auth.login")
+    # One record per lock (and worker): the first of its refusals. The log keeps every one.
     assert [(e["outcome"], e["client_address"], e["request_id"]) for e in recorded] == [
         ("failure", "203.0.113.7", "edge-fail-0"),
         ("failure", "203.0.113.7", "edge-fail-1"),
         ("throttled", "203.0.113.7", "edge-throttled"),  # the hop the trusted proxy saw, not 10.1.2.3
+        ("throttled", "203.0.113.7", "edge-relocked"),
     ]
-    assert recorded[-1]["actor"]["name"] == "tom"
-    assert recorded[-1]["details"]["reason"].startswith("too many failed logins for this account")
+    assert recorded[2]["actor"]["name"] == "tom"
+    assert recorded[2]["details"]["reason"].startswith("too many failed logins for this account")
+    assert recorded[2]["details"]["locked"] == ["user:tom"]
+
+
+def lock_for(app: Flask, key: str, seconds: float) -> None:
+    with app.app_context():
+        db.session.execute(
+            update(LoginThrottle).where(LoginThrottle.key == key).values(locked_until=time.time() + seconds)
+        )
+        db.session.commit()
 
 
 def test_an_untrusted_peer_cannot_put_another_address_or_request_id_on_record(
