@@ -175,6 +175,8 @@ def change_password_with_current() -> tuple[dict[str, Any], int]:
     assert user is not None  # _check_password refused an unknown name
     throttle.record_success(body.username)
     if user.disabled_at is not None:
+        details = {"reason": "user disabled"}
+        audit.record("user.password.change", "denied", actor=audit.Actor.of(user), details=details)
         raise Forbidden("this user is disabled")
     check_new_password(body.current_password, body.new_password)
     user.password_hash = hash_password(body.new_password)

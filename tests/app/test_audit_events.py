@@ -428,3 +428,18 @@ def test_cli_account_commands_are_recorded_with_actor_cli(app: Flask, make_user:
             )
             == 5
         )
+
+
+def test_a_disabled_users_password_change_without_a_token_is_recorded_as_denied(
+    app: Flask, client: FlaskClient, make_user: MakeUser
+) -> None:
+    user = make_user("dina")
+    assert app.test_cli_runner().invoke(args=["disable-user", "dina"]).exit_code == 0
+    body = {"username": "dina", "current_password": USER_PASSWORD, "new_password": "a-fresh-long-passphrase"}
+    error_of(client.post("/api/v1/auth/password-change", json=body), 403)
+    (denied,) = events(app, action="user.password.change")
+    assert (denied["outcome"], denied["actor"]["id"], denied["details"]) == (
+        "denied",
+        user["id"],
+        {"reason": "user disabled"},
+    )
