@@ -19,7 +19,10 @@ from .extensions import db, migrate
 from .health import MIGRATIONS_DIR, health
 from .observe import init_app as init_observability
 from .openapi import contract
+from .permissions import permissions
+from .roles import roles
 from .security import HashSlots
+from .service_accounts import service_accounts
 from .urls import IdConverter
 from .users import users
 
@@ -55,6 +58,9 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     app.register_blueprint(api)
     app.register_blueprint(contract)
     app.register_blueprint(users)
+    app.register_blueprint(roles)
+    app.register_blueprint(permissions)
+    app.register_blueprint(service_accounts)
     register_error_handlers(app)
     register_cli(app)
     return app

@@ -41,6 +41,7 @@ from .models import (
     AUDIT_NAME_MAX,
     AUDIT_TARGET_ID_MAX,
     REQUEST_ID_MAX,
+    SERVICE_KIND,
     AuditEvent,
     Role,
     User,
@@ -70,7 +71,7 @@ class Actor:
 
     @classmethod
     def of(cls, user: User) -> Actor:
-        return cls("user", user.id, user.username)
+        return cls("service_account" if user.kind == SERVICE_KIND else "user", user.id, user.username)
 
 
 CLI = Actor("cli")

@@ -48,6 +48,7 @@ VALID_BUT_REFUSED = {
     "PUT /api/v1/users/me/password": "a common, repetitive or unchanged new password is 400",
     "POST /api/v1/auth/password-change": "a common, repetitive or unchanged new password is 400",
     "PATCH /api/v1/users/{user_id}": "a body with neither field changes nothing: 400",
+    "PATCH /api/v1/roles/{role_id}": "an empty change, or unknown permission names: 400",
 }
 
 

@@ -69,6 +69,42 @@ class Role(Answer):
     permissions: list[str]
 
 
+class RoleList(Answer):
+    roles: list[Role]
+
+
+class Permission(Answer):
+    name: str
+    description: str
+    builtin: bool  # the service's own; false: registered by another service
+
+
+class PermissionList(Answer):
+    permissions: list[Permission]
+
+
+class ServiceAccountSecret(Answer):
+    service_account: User
+    client_id: str
+    client_secret: str  # shown this once; only its hash is kept
+
+
+class ServiceAccountList(Answer):
+    service_accounts: list[User]
+
+
+class IntrospectedUser(Answer):
+    id: int
+    username: str
+    disabled: bool
+
+
+class Introspection(Answer):
+    allowed: bool  # false too for a disabled user
+    user: IntrospectedUser
+    permission: str
+
+
 class AuthorizedUser(Answer):
     id: int
     username: str
