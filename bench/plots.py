@@ -21,8 +21,9 @@ def plot_serving(results: list[LoadResult], out_dir: Path) -> list[Path]:
     """Write bench-serving-<database>.png into out_dir; return the paths written."""
     written: list[Path] = []
     for database in sorted({r.database for r in results}):
-        fig, axes = plt.subplots(2, len(ENDPOINTS), figsize=(11, 7.5), squeeze=False)
-        for col, endpoint in enumerate(ENDPOINTS):
+        endpoints = [e for e in ENDPOINTS if any(r.database == database and r.endpoint == e for r in results)]
+        fig, axes = plt.subplots(3, len(endpoints), figsize=(5.5 * len(endpoints), 10.5), squeeze=False)
+        for col, endpoint in enumerate(endpoints):
             rows = [r for r in results if r.database == database and r.endpoint == endpoint]
             for config in dict.fromkeys(r.config for r in rows):
                 series = sorted((r for r in rows if r.config == config), key=lambda r: r.concurrency)
@@ -42,15 +43,24 @@ def plot_serving(results: list[LoadResult], out_dir: Path) -> list[Path]:
                     marker="o",
                     capsize=3,
                 )
+                axes[2][col].errorbar(
+                    xs,
+                    [r.cpu_ms.median for r in series],
+                    yerr=_spread(series, "cpu_ms"),
+                    marker="o",
+                    capsize=3,
+                )
             axes[0][col].set_title(f"{endpoint} ({database})")
             axes[0][col].set_ylabel("requests/s (median, bars: min-max)")
             axes[1][col].set_ylabel("p99 latency, ms")
-            for row in (0, 1):
+            axes[2][col].set_ylabel("container CPU ms/request (cgroup)")
+            for row in (0, 1, 2):
                 axes[row][col].set_xscale("log", base=2)
                 axes[row][col].set_xlabel("concurrent connections (wrk -c)")
                 axes[row][col].grid(True, alpha=0.3)
             axes[0][col].set_ylim(bottom=0)
             axes[1][col].set_yscale("log")  # p99 spans milliseconds to seconds
+            axes[2][col].set_ylim(bottom=0)
         # One legend for the figure: the diagnostics appear on the authorize plots only.
         handles: dict[str, Any] = {}
         for ax in axes[0]:
@@ -83,5 +93,6 @@ def load_results(path: Path) -> list[LoadResult]:
 
 if __name__ == "__main__":
     # Redraw from saved results: python -m bench.plots bench/results/full-serving.json docs/
+    Path(sys.argv[2]).mkdir(parents=True, exist_ok=True)
     for written in plot_serving(load_results(Path(sys.argv[1])), Path(sys.argv[2])):
         print(written)
