@@ -207,6 +207,9 @@ def introspect(user_id: int) -> dict[str, Any]:
     if row is None:  # deleted between the two reads
         raise NotFound(f"user {user_id} not found")
     allowed = row.allowed and row.disabled_at is None
+    if not allowed:  # as a denied /authorize is: the asking service will refuse this user
+        target = audit.Target("user", row.id, row.username)
+        audit.record("user.introspect", "denied", target=target, details={"permission": permission})
     return {
         "allowed": allowed,
         "user": {"id": row.id, "username": row.username, "disabled": row.disabled_at is not None},

@@ -443,3 +443,48 @@ def test_a_disabled_users_password_change_without_a_token_is_recorded_as_denied(
         user["id"],
         {"reason": "user disabled"},
     )
+
+
+def test_service_account_secrets_and_tokens_never_reach_a_record_and_a_false_introspection_is_denied(
+    app: Flask, client: FlaskClient, admin_headers: dict[str, str], make_user: MakeUser
+) -> None:
+    role = {"name": "introspectors", "permissions": ["users:introspect"]}
+    assert client.post("/api/v1/roles", json=role, headers=admin_headers).status_code == 201
+    created = client.post(
+        "/api/v1/service-accounts", json={"name": "billing"}, headers=admin_headers
+    ).get_json()
+    account_id, secret = created["service_account"]["id"], created["client_secret"]
+    granted = client.post(
+        f"/api/v1/users/{account_id}/roles", json={"role": "introspectors"}, headers=admin_headers
+    )
+    assert granted.status_code == 200
+    replaced = client.post(f"/api/v1/service-accounts/{account_id}/secret", headers=admin_headers).get_json()
+    grant = {"grant_type": "client_credentials", "client_id": "billing"}
+    wrong = client.post("/api/v1/auth/token", json={**grant, "client_secret": secret})  # the replaced one
+    issued = client.post("/api/v1/auth/token", json={**grant, "client_secret": replaced["client_secret"]})
+    assert (wrong.status_code, issued.status_code) == (401, 200)
+    token = issued.get_json()["access_token"]
+    user = make_user("quinn")
+    asked = client.post(
+        f"/api/v1/users/{user['id']}/authorize",
+        json={"permission": "users:read"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert asked.get_json()["allowed"] is False
+
+    (denied,) = events(app, action="user.introspect")
+    assert (denied["outcome"], denied["actor"], denied["target"]["name"], denied["details"]) == (
+        "denied",
+        {"type": "service_account", "id": account_id, "name": "billing"},
+        "quinn",
+        {"permission": "users:read"},
+    )
+    tokens = events(app, action="auth.token")
+    assert [(e["outcome"], e["actor"]["type"]) for e in tokens] == [
+        ("failure", "service_account"),
+        ("success", "service_account"),
+    ]
+    with app.app_context():
+        stored = repr(db.session.execute(text("SELECT * FROM audit_events")).all())
+    for value in (secret, replaced["client_secret"], token):
+        assert value not in stored
