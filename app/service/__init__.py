@@ -25,6 +25,7 @@ from .security import HashSlots
 from .service_accounts import service_accounts
 from .urls import IdConverter
 from .users import users
+from .wellknown import wellknown
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -61,6 +62,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     app.register_blueprint(roles)
     app.register_blueprint(permissions)
     app.register_blueprint(service_accounts)
+    app.register_blueprint(wellknown)
     register_error_handlers(app)
     register_cli(app)
     return app

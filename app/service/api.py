@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
-from . import audit, throttle
+from . import audit, throttle, tokens
 from .audit import Actor, Target
 from .auth import check_account, current_user, require_permission, token_subject
 from .extensions import db
@@ -29,6 +29,7 @@ from .security import (
     refuse_if_busy,
     verify_password,
 )
+from .signing_keys import signing_key_or_503
 from .validation import (
     AuthorizeBody,
     GrantRoleBody,
@@ -71,7 +72,8 @@ def _commit_or_conflict(message: str, audited: Callable[[], object] | None = Non
 
 def _token_response(user: User) -> dict[str, Any]:
     ttl = current_app.config["TOKEN_TTL_SECONDS"]
-    token = issue_token(user.id, user.token_version, TokenSettings.from_app(), ttl)
+    key = signing_key_or_503()
+    token = issue_token(user.id, user.token_version, TokenSettings.from_app(), ttl, key)
     return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 
 
@@ -146,6 +148,21 @@ def login() -> tuple[dict[str, Any], int]:
     throttle.record_success(username)  # one commit: the cleared failures, any rehash and the record
     log.info("login ok for %r", username)
     return _token_response(user), 200
+
+
+@api.post("/auth/logout")
+@documented(
+    "Log out: revoke the bearer token this request carries (only it: the user's other tokens keep "
+    "working). Afterwards that token is 401 on every route until it expires.",
+    responses={204: None},
+    tag="auth",
+)
+def logout() -> tuple[str, int]:
+    """Revoke the bearer token this request carries (only it: the user's other tokens keep working)."""
+    user = current_user()  # 401 for a token that is already bad, logged out included
+    tokens.revoke(token_subject())
+    log.info("logout by %r", user.username)
+    return "", 204
 
 
 @api.get("/users/me")
@@ -332,8 +349,8 @@ def authorize() -> dict[str, Any]:
     except BadRequest:
         current_user()  # a revoked or unknown user's token is a 401 even with a bad body
         raise
-    row = authorize_row(subject.user_id, permission)
-    check_account(subject, row)
+    row = authorize_row(subject.user_id, permission, subject.jti)
+    check_account(subject, row, revoked=row is not None and row.revoked)
     assert row is not None  # check_account refused a missing user
     if not row.allowed:
         actor = Actor("user", row.id, row.username)

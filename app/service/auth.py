@@ -16,6 +16,7 @@ from . import audit
 from .extensions import db
 from .models import User
 from .security import InvalidToken, TokenSettings, TokenSubject, subject_from_token
+from .tokens import is_revoked
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,7 +37,7 @@ def current_user() -> User:
         return g.user
     subject = token_subject()
     user = db.session.get(User, subject.user_id)
-    check_account(subject, user)
+    check_account(subject, user, revoked=user is not None and is_revoked(subject.jti))
     assert user is not None  # check_account refused a missing user
     g.user = user
     return user
@@ -64,14 +65,17 @@ class AccountState(Protocol):
     def disabled_at(self) -> datetime | None: ...
 
 
-def check_account(subject: TokenSubject, account: AccountState | None) -> None:
-    """401 unless the account exists, still has the token's version and is not disabled."""
+def check_account(subject: TokenSubject, account: AccountState | None, *, revoked: bool) -> None:
+    """401 unless the account exists, still has the token's version, is not disabled and the token
+    itself was not logged out (`revoked`)."""
     if account is None:
         raise _unauthorized("invalid token: the user no longer exists")
     if not secrets.compare_digest(account.token_version.encode(), subject.token_version.encode()):
         raise _unauthorized("invalid token: revoked (password changed, user disabled or tokens revoked)")
     if account.disabled_at is not None:
         raise _unauthorized("invalid token: the user is disabled")
+    if revoked:
+        raise _unauthorized("invalid token: logged out")
 
 
 def require_permission(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -1,7 +1,8 @@
 """Operator commands: `flask create-admin USERNAME` (the first administrator, holding every permission
 through role `admin`) and the account commands of docs/operations.md: set-password, disable-user,
-enable-user, revoke-tokens, unlock-user, unlock-address, login-locks; and `flask audit show|purge`.
-Each change is audited with actor `cli` (service/audit.py)."""
+enable-user, revoke-tokens, unlock-user, unlock-address, login-locks; `flask audit show|purge`; and
+`flask keys rotate|list` for the token signing keys. Each change is audited with actor `cli`
+(service/audit.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from flask import Flask, current_app
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from . import audit, throttle
+from . import audit, signing_keys, throttle
 from .audit import Target
 from .config import AUDIT_RETENTION_DAYS_MAX
 from .extensions import db
@@ -210,3 +211,55 @@ def register_cli(app: Flask) -> None:
         audit.record("audit.purge", details={"deleted": deleted, "before": cutoff.isoformat(), "days": days})
         db.session.commit()
         click.echo(f"deleted {deleted} audit records from before {cutoff.isoformat()} ({days} days)")
+
+    @app.cli.group("keys")
+    def keys() -> None:
+        """The token signing keys: rotate, list."""
+
+    @keys.command("rotate")
+    @click.option(
+        "--delay",
+        type=click.IntRange(0, 7 * 24 * 3600),
+        default=signing_keys.ROTATION_DELAY_SECONDS,
+        show_default=True,
+        help="Seconds the new key is published before it signs (the key set's cache lifetime); "
+        "0 signs at once, and verifiers holding a cached key set may refuse its tokens for a while.",
+    )
+    def rotate_key(delay: int) -> None:
+        """Add a new signing key; tokens signed by the old one stay valid until they expire."""
+        try:
+            kid, activates_at = signing_keys.rotate(current_app.config["KEY_ENCRYPTION_KEY"], delay)
+        except signing_keys.RotationRace as error:
+            audit.record("signing_key.rotate", "failure", details={"reason": "concurrent rotation"})
+            db.session.commit()
+            raise click.ClickException(str(error)) from None
+        start = activates_at.isoformat(timespec="seconds")
+        details = {"activates_at": start, "delay_seconds": delay}
+        audit.record("signing_key.rotate", target=Target("signing_key", kid), details=details)
+        db.session.commit()
+        ttl = current_app.config["TOKEN_TTL_SECONDS"]
+        click.echo(
+            f"new signing key {kid} is published now and signs from {start}; the previous key signs "
+            f"until then and stays published {ttl} s longer (TOKEN_TTL_SECONDS), until the last token "
+            "it signed has expired"
+        )
+
+    @keys.command("list")
+    def list_keys() -> None:
+        """The signing keys, newest first: kid, generation, created, and until when each is published."""
+        infos = signing_keys.key_infos(current_app.config["TOKEN_TTL_SECONDS"])
+        now = datetime.now(UTC)
+        signing = next((info.kid for info in infos if info.activates_at <= now), None)
+        for info in infos:
+            if info.activates_at > now:
+                state = f"next: published, signs from {info.activates_at.isoformat(timespec='seconds')}"
+            elif info.kid == signing:
+                state = "current (signs)"
+            elif info.published_until is not None and info.published_until > now:
+                state = f"retired, published until {info.published_until.isoformat(timespec='seconds')}"
+            else:
+                state = "retired, no longer published"
+            created = info.created_at.isoformat(timespec="seconds")
+            click.echo(f"{info.kid}\tgeneration={info.generation}\tcreated={created}\t{state}")
+        if not infos:
+            click.echo("no signing key yet: the first login or /.well-known/jwks.json request makes one")

@@ -24,7 +24,7 @@ AUDIT_RETENTION_DAYS_MAX = 3650
 
 # The variables that hold secrets. Each may be given as VAR (the value) or VAR_FILE (a file holding the
 # value, e.g. a Docker or Kubernetes secret mounted read-only), never both. A new secret: add it here.
-SECRET_VARIABLES = ("SECRET_KEY", "DATABASE_URL")
+SECRET_VARIABLES = ("SECRET_KEY", "DATABASE_URL", "KEY_ENCRYPTION_KEY")
 FILE_SUFFIX = "_FILE"
 MAX_SECRET_FILE_BYTES = 64 * 1024  # a secret, not a document: a bigger file is a wrong path
 
@@ -122,11 +122,11 @@ def trusted_proxies(environ: Mapping[str, str]) -> list[ipaddress.IPv4Network | 
     return networks
 
 
-def _checked_key(key: str) -> str:
+def _checked_key(key: str, name: str = "SECRET_KEY") -> str:
     try:
         check_strength(key)
     except WeakKey as error:
-        raise ConfigError(f"SECRET_KEY is too weak: {error}") from None
+        raise ConfigError(f"{name} is too weak: {error}") from None
     return key
 
 
@@ -172,6 +172,10 @@ class BaseConfig:
             self.SQLALCHEMY_DATABASE_URI, self.DB_CONNECT_TIMEOUT_SECONDS
         )
         self.SECRET_KEY = self.secret_key(environ)
+        # Encrypts the token signing keys stored in the database (service/signing_keys.py); SECRET_KEY
+        # unless set, so every deploy that has a SECRET_KEY already has one.
+        kek = environ.get("KEY_ENCRYPTION_KEY", "")
+        self.KEY_ENCRYPTION_KEY = _checked_key(kek, "KEY_ENCRYPTION_KEY") if kek else self.SECRET_KEY
         self.TOKEN_TTL_SECONDS = self.token_ttl(environ)
         self.TOKEN_ISSUER = environ.get("TOKEN_ISSUER", "").strip() or "microservice-model"
         self.TOKEN_AUDIENCE = environ.get("TOKEN_AUDIENCE", "").strip() or "microservice-model"

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -58,6 +59,8 @@ AUDIT_ACTION_MAX = 64
 AUDIT_NAME_MAX = 128  # actor and target names (a failed login's name is whatever was sent, clipped)
 AUDIT_TARGET_ID_MAX = 64
 REQUEST_ID_MAX = 128  # service/observe.py's _REQUEST_ID
+KID_MAX = 32
+JTI_MAX = 32
 
 user_roles = Table(
     "user_roles",
@@ -225,3 +228,36 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
             f"target={self.target_type}:{self.target_id}:{self.target_name} "
             f"client={self.client_address} request_id={self.request_id}"
         )
+
+
+class SigningKey(db.Model):  # type: ignore[name-defined]
+    """A token signing key pair (service/signing_keys.py). The newest generation whose `activates_at`
+    has come signs; a newer one is published before it signs, older ones stay published until the
+    last token they signed has expired.
+
+    `generation` is unique: of several workers or replicas creating the first key (or rotating) at
+    once, exactly one insert wins and the others read the winner's key.
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(KID_MAX), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, unique=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(Text)  # PEM, SubjectPublicKeyInfo
+    # PEM, PKCS#8 encrypted with KEY_ENCRYPTION_KEY: the database alone never gives the private key.
+    private_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # When it starts signing: published from created_at, so verifiers' caches hold it by then.
+    activates_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the next generation takes over signing (its activates_at); None while no newer key exists.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RevokedToken(db.Model):  # type: ignore[name-defined]
+    """Tokens revoked one by one (logout), by their `jti`, kept until they would have expired."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(JTI_MAX), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -3,8 +3,9 @@
 Loading the User object and then its roles and their permissions (the ORM's lazy loads) cost three
 queries and most of the CPU of an authorize request. This reads only what the answer needs, in one
 round trip, through Core (no ORM object graph, no session): the user's id, name, token version and
-disabled time, and whether any of their roles holds the permission. Nothing is cached, so a revoked
-or disabled user is refused on the very next request.
+disabled time, whether any of their roles holds the permission and whether the token was logged
+out. Nothing about the user is cached, so a revoked or disabled user is refused on the very next
+request (only the public key that verifies tokens is kept per process, service/signing_keys.py).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, exists, select
 
 from .extensions import db
-from .models import Permission, User, role_permissions, user_roles
+from .models import Permission, RevokedToken, User, role_permissions, user_roles
 
 _users = User.__table__
 _permissions = Permission.__table__
+_revoked = RevokedToken.__table__
 
 # Built once: SQLAlchemy's compiled cache then serves every request from the same compiled form.
 _AUTHORIZE = select(
@@ -36,6 +38,8 @@ _AUTHORIZE = select(
         )
     )
     .label("allowed"),
+    # Logged out (service/tokens.py): the same round trip answers it.
+    exists().where(_revoked.c.jti == bindparam("jti")).label("revoked"),
 ).where(_users.c.id == bindparam("user_id"))
 
 
@@ -46,14 +50,20 @@ class AuthorizeRow:
     token_version: str
     disabled_at: datetime | None
     allowed: bool
+    revoked: bool
 
 
-def authorize_row(user_id: int, permission: str) -> AuthorizeRow | None:
-    """The user's account state and whether they hold `permission`, or None when no such user."""
+def authorize_row(user_id: int, permission: str, jti: str = "") -> AuthorizeRow | None:
+    """The user's account state, whether they hold `permission` and whether the token `jti` was
+    logged out (no jti: asked without a token, never revoked), or None when no such user."""
     # AUTOCOMMIT: one SELECT is atomic on its own; without a transaction around it PostgreSQL is
     # spared the BEGIN and the ROLLBACK the pool would send when the connection is returned.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.execute(_AUTHORIZE, {"user_id": user_id, "permission": permission}).first()
+        row = connection.execute(
+            _AUTHORIZE, {"user_id": user_id, "permission": permission, "jti": jti}
+        ).first()
     if row is None:
         return None
-    return AuthorizeRow(row.id, row.username, row.token_version, row.disabled_at, bool(row.allowed))
+    return AuthorizeRow(
+        row.id, row.username, row.token_version, row.disabled_at, bool(row.allowed), bool(row.revoked)
+    )

@@ -1,9 +1,10 @@
-"""Password hashing (argon2-cffi, bounded per process) and bearer tokens (PyJWT, HS256)."""
+"""Password hashing (argon2-cffi, bounded per process) and bearer tokens (PyJWT, EdDSA with a kid)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 import threading
 from collections.abc import Callable
@@ -19,9 +20,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
+from . import signing_keys
 from .metrics import HASHES_IN_PROGRESS
+from .models import JTI_MAX, KID_MAX
+from .signing_keys import SigningKeyPair
 
-ALGORITHM = "HS256"
+SIGNING_ALGORITHM = signing_keys.ALGORITHM
 # argon2id, RFC 9106's low-memory profile (the library's defaults, spelled out so a library upgrade
 # cannot change them unnoticed): 3 passes over 64 MiB in 4 lanes; ~260 ms of CPU per hash here.
 # Each hash running at once holds its 64 MiB: docs/operations.md sizes PASSWORD_HASH_CONCURRENCY by it.
@@ -152,58 +156,85 @@ class InvalidToken(Exception):
 
 @dataclass(frozen=True)
 class TokenSettings:
-    secret_key: str
     issuer: str
     audience: str
 
     @classmethod
     def from_app(cls) -> TokenSettings:
         config = current_app.config
-        return cls(config["SECRET_KEY"], config["TOKEN_ISSUER"], config["TOKEN_AUDIENCE"])
+        return cls(config["TOKEN_ISSUER"], config["TOKEN_AUDIENCE"])
 
 
 @dataclass(frozen=True)
 class TokenSubject:
     user_id: int
     token_version: str
+    jti: str
+    expires_at: datetime
 
 
-def issue_token(user_id: int, token_version: str, settings: TokenSettings, ttl_seconds: int) -> str:
+def issue_token(
+    user_id: int, token_version: str, settings: TokenSettings, ttl_seconds: int, key: SigningKeyPair
+) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         # The user's current token version: bumping it (password change, disable, revoke) voids
         # every token issued before, and a new user never shares it with an old token.
         "ver": token_version,
+        # This token's own id: logout revokes just this one (service/tokens.py).
+        "jti": secrets.token_urlsafe(16),
         "iss": settings.issuer,
         "aud": settings.audience,
         "iat": now,
         "exp": now + timedelta(seconds=ttl_seconds),
     }
-    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+    # kid: which published key verifies it (/.well-known/jwks.json), so keys can rotate.
+    return jwt.encode(claims, key.private_key, algorithm=SIGNING_ALGORITHM, headers={"kid": key.kid})
+
+
+def _verifying_key(token: str) -> Any:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as error:
+        raise InvalidToken(f"invalid token: {error}") from None
+    kid = header.get("kid")
+    if header.get("alg") != SIGNING_ALGORITHM:
+        raise InvalidToken(
+            f"invalid token: algorithm {header.get('alg')!r} is not allowed, only {SIGNING_ALGORITHM}"
+        )
+    if not isinstance(kid, str) or not kid or len(kid) > KID_MAX:
+        raise InvalidToken("invalid token: no key id (kid) in its header")
+    key = signing_keys.public_key(kid)
+    if key is None:
+        raise InvalidToken("invalid token: signed by an unknown key")
+    return key
 
 
 def subject_from_token(token: str, settings: TokenSettings) -> TokenSubject:
+    key = _verifying_key(token)
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key,
-            algorithms=[ALGORITHM],
+            key,
+            algorithms=[SIGNING_ALGORITHM],
             issuer=settings.issuer,
             audience=settings.audience,
             # iss and aud are required through issuer= and audience=; exp is checked before them.
-            options={"require": ["exp", "iat", "sub"]},
+            options={"require": ["exp", "iat", "sub", "jti"]},
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token expired") from None
     except jwt.InvalidTokenError as error:
         raise InvalidToken(f"invalid token: {error}") from None
-    sub, version = claims.get("sub"), claims.get("ver")
+    sub, version, jti = claims.get("sub"), claims.get("ver"), claims.get("jti")
     if not isinstance(sub, str) or parse_id(sub) is None:
         raise InvalidToken("invalid token: subject is not a user id")
     if not isinstance(version, str) or not version:
         raise InvalidToken("invalid token: no token version (log in again)")
-    return TokenSubject(int(sub), version)
+    if not isinstance(jti, str) or not 1 <= len(jti) <= JTI_MAX:
+        raise InvalidToken(f"invalid token: its id (jti) must be a string of 1 to {JTI_MAX} characters")
+    return TokenSubject(int(sub), version, jti, datetime.fromtimestamp(claims["exp"], UTC))
 
 
 def parse_id(text: str) -> int | None:

@@ -102,6 +102,7 @@ class Secrets:
     database_url: pulumi.Output[str] | None
     secret_key: pulumi.Output[str] | None
     registry_password: pulumi.Output[str] | None
+    key_encryption_key: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,4 +162,6 @@ class Settings:
             secret["DATABASE_URL"] = self.secrets.database_url
         if self.secrets.secret_key is not None:
             secret["SECRET_KEY"] = self.secrets.secret_key
+        if self.secrets.key_encryption_key is not None:
+            secret["KEY_ENCRYPTION_KEY"] = self.secrets.key_encryption_key
         return AppEnv(plain=plain, secret=secret)

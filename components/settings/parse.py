@@ -87,6 +87,7 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
             database_url=secret("databaseUrl"),
             secret_key=secret("secretKey"),
             registry_password=secret("registryPassword"),
+            key_encryption_key=secret("keyEncryptionKey"),
         ),
     )
 
@@ -154,6 +155,15 @@ def _secret_values(
             problems.append(
                 f"secretKey = {describe_secret(secret_key)} is not allowed: {weak}; e.g. "
                 "`pulumi config set --secret secretKey $(openssl rand -hex 32)`"
+            )
+    key_encryption_key = values["keyEncryptionKey"]
+    if key_encryption_key:
+        try:
+            check_strength(key_encryption_key)  # the service refuses to start with a weak one
+        except WeakKey as weak:
+            problems.append(
+                f"keyEncryptionKey = {describe_secret(key_encryption_key)} is not allowed: {weak}; e.g. "
+                "`pulumi config set --secret keyEncryptionKey $(openssl rand -hex 32)`"
             )
     return values
 

@@ -23,7 +23,7 @@ METRICS_MONITORS = ("none", "PodMonitor")
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
 LOCAL_DOCKER_SCHEMES = ("unix://", "npipe://")  # an engine on the machine running Pulumi
 DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")
-SECRET_KEYS = ("databaseUrl", "secretKey", "registryPassword")
+SECRET_KEYS = ("databaseUrl", "secretKey", "registryPassword", "keyEncryptionKey")
 
 SUFFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,30}$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

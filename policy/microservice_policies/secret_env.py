@@ -1,9 +1,9 @@
 """Rule: no secret in a container's environment, and none in plaintext where a policy can tell.
 
 A variable is secret-looking when its name says so (…SECRET…, …PASSWORD…, …PASSWD…, …TOKEN,
-…API_KEY, …PRIVATE_KEY) or its value is a URL with a password in it (DATABASE_URL with
-credentials). TOKEN_TTL_SECONDS is not secret: only a name that ENDS in TOKEN is; nor is a `NAME_FILE`
-variable, which holds the path of the file the secret is in (the service reads those, issue 13).
+…API_KEY, …PRIVATE_KEY, …ENCRYPTION_KEY) or its value is a URL with a password in it (DATABASE_URL
+with credentials). TOKEN_TTL_SECONDS is not secret: only a name that ENDS in TOKEN is; nor is a
+`NAME_FILE` variable, which holds the path of the file the secret is in (the service reads those, issue 13).
 
 - Kubernetes workloads: secrets are files (a Secret volume) the service finds through `NAME_FILE`; a
   secret-looking `value`, any `valueFrom.secretKeyRef` and any `envFrom.secretRef` are refused (the
@@ -33,7 +33,7 @@ from .resource_types import DOCKER_CONTAINER, K8S_WORKLOADS, LOCAL_COMMAND
 from .workloads import containers, docker_env
 
 NAME_PARTS = ("SECRET", "PASSWORD", "PASSWD")
-NAME_ENDINGS = ("TOKEN", "API_KEY", "PRIVATE_KEY")
+NAME_ENDINGS = ("TOKEN", "API_KEY", "PRIVATE_KEY", "ENCRYPTION_KEY")
 FILE_SUFFIX = "_FILE"
 HINT_FILE = "mount the Secret as a read-only volume and point the service at the file with {name}_FILE"
 ASSIGNMENT = re.compile(r"^-?-?(?:e(?:nv)?=?)?([A-Za-z_][A-Za-z0-9_]*)=(.+)$")

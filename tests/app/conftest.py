@@ -78,6 +78,7 @@ CLEANUP = [
     "DELETE FROM roles WHERE name != 'admin'",
     "DELETE FROM login_throttle",  # failed logins would otherwise lock the admin for the next test
     "DELETE FROM audit_events",
+    "DELETE FROM revoked_tokens",
 ]
 
 

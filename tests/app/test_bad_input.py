@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.app import NOT_A_JSON_OBJECT, USER_PASSWORD, MakeUser, error_of
+from tests.support.app import NOT_A_JSON_OBJECT, USER_PASSWORD, MakeUser, error_of, sign
 
 HUGE = "9" * 30
 NUL_BODY = "request body must not contain NUL characters (\\u0000)"
@@ -109,8 +108,9 @@ def test_a_signed_token_with_an_impossible_subject_is_401(app: Flask, client: Fl
         "aud": "microservice-model",
         "iat": now,
         "exp": now + timedelta(hours=1),
+        "jti": "impossible-subject",
     }
-    token = jwt.encode(claims, app.config["SECRET_KEY"], algorithm="HS256")
+    token = sign(app, claims)
     response = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
     assert error_of(response, 401)["message"] == "invalid token: subject is not a user id"
 

@@ -13,7 +13,14 @@ from service.extensions import db
 from service.models import User
 from sqlalchemy import select
 
-from tests.support.app import ADMIN_PASSWORD, NOT_A_JSON_OBJECT, NOT_A_STRING, USER_PASSWORD, error_of
+from tests.support.app import (
+    ADMIN_PASSWORD,
+    NOT_A_JSON_OBJECT,
+    NOT_A_STRING,
+    USER_PASSWORD,
+    error_of,
+    public_key_of,
+)
 
 
 def test_login_returns_a_signed_expiring_token_naming_the_user(
@@ -24,9 +31,8 @@ def test_login_returns_a_signed_expiring_token_naming_the_user(
     body = response.get_json()
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 3600
-    claims = jwt.decode(
-        body["access_token"], app.config["SECRET_KEY"], algorithms=["HS256"], audience="microservice-model"
-    )
+    token = body["access_token"]
+    claims = jwt.decode(token, public_key_of(app, token), algorithms=["EdDSA"], audience="microservice-model")
     assert claims["exp"] - claims["iat"] == 3600
     me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert str(me.get_json()["user"]["id"]) == claims["sub"]

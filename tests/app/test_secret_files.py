@@ -28,7 +28,7 @@ def secret_file(directory: Path, name: str, content: str | bytes, mode: int = 0o
 
 
 def test_every_secret_variable_the_config_reads_is_listed() -> None:
-    assert SECRET_VARIABLES == ("SECRET_KEY", "DATABASE_URL")
+    assert SECRET_VARIABLES == ("SECRET_KEY", "DATABASE_URL", "KEY_ENCRYPTION_KEY")
 
 
 def test_prod_reads_the_key_and_database_url_from_files(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -15,7 +14,7 @@ from service.extensions import db
 from service.models import User
 from sqlalchemy import delete, select
 
-from tests.support.app import USER_PASSWORD, LoginAs, MakeUser, error_of
+from tests.support.app import USER_PASSWORD, LoginAs, MakeUser, error_of, sign
 
 NEW_PASSWORD = "brand-new-pass-2"
 
@@ -111,6 +110,7 @@ def claims_for(app: Flask, user_id: int, **changes: Any) -> dict[str, Any]:
         "aud": "microservice-model",
         "iat": now,
         "exp": now + timedelta(hours=1),
+        "jti": "forged-in-test",
     }
     claims.update(changes)
     return {key: value for key, value in claims.items() if value is not None}
@@ -133,7 +133,7 @@ def test_issuer_audience_and_version_are_checked(
     app: Flask, client: FlaskClient, make_user: MakeUser, changes: dict[str, Any], message: str | None
 ) -> None:
     user = make_user("trent")
-    token = jwt.encode(claims_for(app, user["id"], **changes), app.config["SECRET_KEY"], algorithm="HS256")
+    token = sign(app, claims_for(app, user["id"], **changes))
     response = me(client, {"Authorization": f"Bearer {token}"})
     if message is None:
         assert response.status_code == 200

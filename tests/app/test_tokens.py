@@ -9,11 +9,12 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 from service.models import PERMISSIONS
 
-from tests.support.app import LoginAs, error_of, running_app, service_env
+from tests.support.app import LoginAs, error_of, running_app, service_env, sign
 
 
 def test_me_lists_the_users_roles_and_permissions(client: FlaskClient, admin_headers: dict[str, str]) -> None:
@@ -40,8 +41,9 @@ def test_malformed_authorization_header_is_401(client: FlaskClient, authorizatio
     error_of(client.get("/api/v1/users/me", headers={"Authorization": authorization}), 401)
 
 
-def forge(claims: dict[str, Any], key: str, algorithm: str = "HS256") -> dict[str, str]:
-    return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm=algorithm)}"}
+def forge(app: Flask, claims: dict[str, Any]) -> dict[str, str]:
+    """The claims signed with the service's own current key: only the claims are wrong."""
+    return {"Authorization": f"Bearer {sign(app, {'jti': 'forged-in-test', **claims})}"}
 
 
 def test_expired_token_is_401(
@@ -51,22 +53,48 @@ def test_expired_token_is_401(
         "/api/v1/users/me", headers=login_as(admin["username"], admin["password"])
     ).get_json()["user"]["id"]
     past = datetime.now(UTC) - timedelta(hours=2)
-    headers = forge(
-        {"sub": str(user_id), "iat": past, "exp": past + timedelta(hours=1)}, app.config["SECRET_KEY"]
-    )
+    headers = forge(app, {"sub": str(user_id), "iat": past, "exp": past + timedelta(hours=1)})
     error = error_of(client.get("/api/v1/users/me", headers=headers), 401)
     assert error["message"] == "token expired"
 
 
-def test_token_signed_with_another_key_is_401(client: FlaskClient, admin: dict[str, str]) -> None:
+def test_token_signed_with_another_key_under_a_known_kid_is_401(app: Flask, client: FlaskClient) -> None:
     now = datetime.now(UTC)
-    headers = forge({"sub": "1", "iat": now, "exp": now + timedelta(hours=1)}, "some-other-key-" * 3)
-    error = error_of(client.get("/api/v1/users/me", headers=headers), 401)
+    kid = jwt.get_unverified_header(sign(app, {"sub": "1"}))["kid"]
+    claims = {"sub": "1", "ver": "v", "jti": "j", "iat": now, "exp": now + timedelta(hours=1)}
+    token = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid})
+    error = error_of(client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}), 401)
     assert "signature" in error["message"].lower()
 
 
+def test_token_with_an_unknown_kid_is_401(client: FlaskClient) -> None:
+    now = datetime.now(UTC)
+    claims = {"sub": "1", "iat": now, "exp": now + timedelta(hours=1)}
+    token = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": "not-a-key"})
+    error = error_of(client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}), 401)
+    assert error["message"] == "invalid token: signed by an unknown key"
+
+
+def test_token_without_a_kid_is_401(client: FlaskClient) -> None:
+    now = datetime.now(UTC)
+    claims = {"sub": "1", "iat": now, "exp": now + timedelta(hours=1)}
+    token = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA")
+    error = error_of(client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}), 401)
+    assert error["message"] == "invalid token: no key id (kid) in its header"
+
+
+def test_an_hs256_token_signed_with_the_secret_key_is_401(app: Flask, client: FlaskClient) -> None:
+    """The symmetric tokens of before are refused: no algorithm but EdDSA is accepted."""
+    now = datetime.now(UTC)
+    claims = {"sub": "1", "ver": "v", "jti": "j", "iat": now, "exp": now + timedelta(hours=1)}
+    kid = jwt.get_unverified_header(sign(app, {"sub": "1"}))["kid"]
+    token = jwt.encode(claims, app.config["SECRET_KEY"], algorithm="HS256", headers={"kid": kid})
+    error = error_of(client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}), 401)
+    assert error["message"] == "invalid token: algorithm 'HS256' is not allowed, only EdDSA"
+
+
 def test_token_without_expiry_is_401(app: Flask, client: FlaskClient, admin: dict[str, str]) -> None:
-    headers = forge({"sub": "1", "iat": datetime.now(UTC)}, app.config["SECRET_KEY"])
+    headers = forge(app, {"sub": "1", "iat": datetime.now(UTC)})
     error = error_of(client.get("/api/v1/users/me", headers=headers), 401)
     assert "exp" in error["message"]
 
@@ -82,7 +110,7 @@ def test_token_of_a_deleted_user_is_401(
 ) -> None:
     now = datetime.now(UTC)
     claims = {"sub": "999999", "ver": "v", "iss": "microservice-model", "aud": "microservice-model"}
-    headers = forge({**claims, "iat": now, "exp": now + timedelta(hours=1)}, app.config["SECRET_KEY"])
+    headers = forge(app, {**claims, "iat": now, "exp": now + timedelta(hours=1)})
     error = error_of(client.get("/api/v1/users/me", headers=headers), 401)
     assert "no longer exists" in error["message"]
 

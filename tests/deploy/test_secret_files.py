@@ -15,6 +15,18 @@ from tests.support.stack_config import TEST_SECRET_KEY
 
 DATABASE_URL = "sqlite:////app/data/from-a-secret-file.db"
 ADMIN_PASSWORD = "secret-files-admin-pw-1"
+# Run inside the container: open the stored signing key with the SECRET_KEY file's content.
+OPENS_WITH_THE_FILE_KEY = "\n".join(
+    [
+        "import sqlite3",
+        "from cryptography.hazmat.primitives.serialization import load_pem_private_key",
+        'database = sqlite3.connect("/app/data/from-a-secret-file.db")',
+        '[(pem,)] = database.execute("SELECT private_key FROM signing_keys")',
+        f'password = open("{SECRETS_DIR}/secret_key").read().rstrip("\\r\\n").encode()',
+        "load_pem_private_key(pem.encode(), password)",
+        'print("opened")',
+    ]
+)
 
 
 def test_secrets_are_files_of_the_app_user_in_the_service_and_the_migration(deployer: StackDeployer) -> None:
@@ -59,7 +71,7 @@ def test_secrets_are_files_of_the_app_user_in_the_service_and_the_migration(depl
         == []
     )
 
-    # Tokens are signed with the key from the file, by a `flask` command and by the server alike.
+    # Tokens are signed under the key from the file, by a `flask` command and by the server alike.
     code, out = container.exec_run(
         ["flask", "create-admin", "admin", "--keep-password"], environment={"ADMIN_PASSWORD": ADMIN_PASSWORD}
     )
@@ -68,7 +80,11 @@ def test_secrets_are_files_of_the_app_user_in_the_service_and_the_migration(depl
         f"{BASE_URL}/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30
     )
     assert login.status_code == 200, login.text
-    claims = jwt.decode(
-        login.json()["access_token"], TEST_SECRET_KEY, algorithms=["HS256"], options={"verify_aud": False}
-    )
+    token = login.json()["access_token"]
+    key = jwt.PyJWKClient(f"{BASE_URL}/.well-known/jwks.json").get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key, algorithms=["EdDSA"], options={"verify_aud": False})
     assert claims["sub"]
+    # The key that signed it is stored encrypted with the SECRET_KEY from the file (the key-encryption
+    # key when keyEncryptionKey is unset).
+    code, out = container.exec_run(["python", "-c", OPENS_WITH_THE_FILE_KEY])
+    assert (code, out.decode().strip()) == (0, "opened"), out.decode()

@@ -19,6 +19,7 @@ SECRET_KEY_REF = {"secretKeyRef": {"name": "app", "key": "databaseUrl"}}
         ("ADMIN_PASSWD", "x"),
         ("GITHUB_TOKEN", "x"),
         ("STRIPE_API_KEY", "x"),
+        ("KEY_ENCRYPTION_KEY", "x"),
         ("DATABASE_URL", "postgresql+psycopg://model:pw@db:5432/model"),
         ("UPSTREAM", "https://user:pw@example.invalid/"),
     ],

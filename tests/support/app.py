@@ -101,3 +101,22 @@ def migrate(database: tuple[Path, str], command: str = "upgrade", *, revision: s
     without paying a subprocess start each time."""
     with running_app(service_env(*database)) as app, app.app_context():
         getattr(flask_migrate, command)(revision=revision)
+
+
+def sign(app: Flask, claims: dict[str, Any]) -> str:
+    """`claims` signed the way the service signs: its current Ed25519 key, named by kid."""
+    import jwt
+    from service.signing_keys import ALGORITHM, current_signing_key
+
+    with app.app_context():
+        key = current_signing_key()
+    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+def public_key_of(app: Flask, token: str) -> Any:
+    """The public key that verifies `token`, looked up by the kid in its header."""
+    import jwt
+    from service.signing_keys import public_key
+
+    with app.app_context():
+        return public_key(jwt.get_unverified_header(token)["kid"])

@@ -175,3 +175,27 @@ class OpenAPIDocument(BaseModel):
     openapi: str
     info: dict[str, Any]
     paths: dict[str, Any]
+
+
+class Jwk(Answer):
+    """One public signing key (RFC 8037: an Ed25519 key as a JWK)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str  # the public key, base64url
+    kid: str  # the `kid` in the header of the tokens it verifies
+    alg: Literal["EdDSA"]
+    use: Literal["sig"]
+
+
+class Jwks(Answer):
+    """The JWK Set (RFC 7517): the key that signs, the next one, and retired ones still needed."""
+
+    keys: list[Jwk]
+
+
+class OpenIdConfiguration(Answer):
+    issuer: str
+    jwks_uri: str
+    token_endpoint: str
+    id_token_signing_alg_values_supported: list[Literal["EdDSA"]]
