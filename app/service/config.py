@@ -11,6 +11,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .secret_key import KEY_FILE_NAME, WeakKey, check_strength, key_file_key
 
@@ -108,6 +109,30 @@ def audit_retention_days(environ: Mapping[str, str]) -> int:
     return days
 
 
+def public_url(environ: Mapping[str, str]) -> str:
+    """PUBLIC_URL: the scheme and host clients reach the service at (e.g. https://auth.example.com), so
+    the discovery document never builds its URLs from a request's Host header. Empty: from the Host."""
+    raw = environ.get("PUBLIC_URL", "").strip()
+    if not raw:
+        return ""
+    allowed = "an http(s) URL with a host and no path, query, user or fragment, e.g. https://auth.example.com"
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        raise ConfigError(f"PUBLIC_URL: {raw!r} is not {allowed}") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(f"PUBLIC_URL: {raw!r} is not {allowed}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def trusted_proxies(environ: Mapping[str, str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """TRUSTED_PROXIES: addresses or networks whose X-Request-ID and X-Forwarded-For the logs believe."""
     networks = []
@@ -179,6 +204,7 @@ class BaseConfig:
         self.TOKEN_TTL_SECONDS = self.token_ttl(environ)
         self.TOKEN_ISSUER = environ.get("TOKEN_ISSUER", "").strip() or "microservice-model"
         self.TOKEN_AUDIENCE = environ.get("TOKEN_AUDIENCE", "").strip() or "microservice-model"
+        self.PUBLIC_URL = public_url(environ)
         # Only for logs (request id, client address); login throttling always uses the TCP peer.
         self.TRUSTED_PROXIES = trusted_proxies(environ)
         self.CORS_ORIGINS = [o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip()]

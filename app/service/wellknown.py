@@ -3,8 +3,6 @@ and a minimal discovery document naming the issuer, that key set and the token e
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, current_app, jsonify, url_for
 
 from . import signing_keys
@@ -39,10 +37,22 @@ def jwks() -> Response:
     auth=False,
     tag="tokens",
 )
-def openid_configuration() -> dict[str, Any]:
-    return {
-        "issuer": current_app.config["TOKEN_ISSUER"],
-        "jwks_uri": url_for("wellknown.jwks", _external=True),
-        "token_endpoint": url_for("api.login", _external=True),
-        "id_token_signing_alg_values_supported": [signing_keys.ALGORITHM],
-    }
+def openid_configuration() -> Response:
+    base = current_app.config["PUBLIC_URL"]
+    response = jsonify(
+        {
+            "issuer": current_app.config["TOKEN_ISSUER"],
+            "jwks_uri": _url("wellknown.jwks", base),
+            "token_endpoint": _url("api.login", base),
+            "id_token_signing_alg_values_supported": [signing_keys.ALGORITHM],
+        }
+    )
+    if not base:
+        # Built from the request's Host header: no shared cache may keep it and serve it to others
+        # (a poisoned jwks_uri would hand verifiers an attacker's keys). PUBLIC_URL avoids this.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _url(endpoint: str, base: str) -> str:
+    return base + url_for(endpoint) if base else url_for(endpoint, _external=True)

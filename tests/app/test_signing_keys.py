@@ -13,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskClient
+from service import ConfigError
+from service.config import load_config
 from service.extensions import db
 from service.models import AuditEvent, SigningKey
 from sqlalchemy import select, update
@@ -78,6 +80,38 @@ def test_the_key_set_may_be_cached_and_the_discovery_document_points_at_it(clien
         "token_endpoint": "https://auth.example.test/api/v1/auth/login",
         "id_token_signing_alg_values_supported": ["EdDSA"],
     }
+    assert response.headers["Cache-Control"] == "no-store"  # Host-derived: no shared cache keeps it
+
+
+def test_with_public_url_the_discovery_document_ignores_the_host_header(
+    migrated_database: tuple[Path, str],
+) -> None:
+    environ = service_env(*migrated_database, PUBLIC_URL="https://auth.example.com/")
+    with running_app(environ) as service:
+        response = service.test_client().get(
+            "/.well-known/openid-configuration", headers={"Host": "attacker.example"}
+        )
+    body = response.get_json()
+    assert body["jwks_uri"] == "https://auth.example.com/.well-known/jwks.json"
+    assert body["token_endpoint"] == "https://auth.example.com/api/v1/auth/login"
+    assert "Cache-Control" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "auth.example.com",
+        "ftp://auth.example.com",
+        "https://auth.example.com/base",
+        "https://u@h.example",
+        "https://h.example?x=1",
+        "https://",
+        "https://h.example:99999",
+    ],
+)
+def test_a_public_url_that_is_not_a_bare_http_origin_is_refused(value: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"PUBLIC_URL: .* is not an http\(s\) URL with a host"):
+        load_config({"PUBLIC_URL": value, "DATA_DIR": str(tmp_path)})
 
 
 def test_a_rotated_in_key_is_published_for_the_cache_lifetime_before_it_signs(
