@@ -10,23 +10,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from tests.app.test_schema_upgrade import PASSWORD, populate, snapshot
-from tests.support.app import migrate, running_app, service_env
+from tests.support.app import migrate, role_permission_names, running_app, service_env
 
 PREVIOUS_HEAD = "7c3e9a5d21f4"
 AUDIT_HEAD = "04a999638a43"
-
-
-def permissions_of(engine: Engine, role: str) -> list[str]:
-    with engine.connect() as connection:
-        return list(
-            connection.execute(
-                text(
-                    "SELECT p.name FROM permissions p JOIN role_permissions rp ON rp.permission_id = p.id"
-                    " JOIN roles r ON r.id = rp.role_id WHERE r.name = :role ORDER BY p.name"
-                ),
-                {"role": role},
-            ).scalars()
-        )
 
 
 def test_upgrading_a_populated_database_keeps_the_data_and_gives_role_admin_audit_read(
@@ -52,7 +39,7 @@ def test_upgrading_a_populated_database_keeps_the_data_and_gives_role_admin_audi
             == users_before
         )
         assert connection.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == 0
-    assert permissions_of(engine, "auditor") == ["users:read"]  # only admin gains it
+    assert role_permission_names(engine, "auditor") == ["users:read"]  # only admin gains it
 
     # At the head (later migrations included), the existing admin (user 1, role admin) logs in and
     # reads the trail, which holds that login.
@@ -90,4 +77,4 @@ def test_downgrade_takes_back_only_the_audit_table_and_permission(
     assert snapshot(engine) == before
     assert "audit_events" not in inspect(engine).get_table_names()
     migrate(empty_db, revision=AUDIT_HEAD)  # and up again
-    assert permissions_of(engine, "admin")[0] == "audit:read"
+    assert role_permission_names(engine, "admin")[0] == "audit:read"

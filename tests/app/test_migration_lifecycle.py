@@ -10,7 +10,7 @@ from service.models import PERMISSIONS
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from tests.support.app import migrate
+from tests.support.app import migrate, role_permission_names
 
 PREVIOUS = "04a999638a43"  # the audit trail
 THIS = "3d8f1c6b9a27"
@@ -42,19 +42,6 @@ def seed(engine: Engine) -> None:
         connection.execute(text("INSERT INTO user_roles (user_id, role_id) VALUES (1, 1), (2, 2), (3, 2)"))
 
 
-def role_permissions(engine: Engine, role: str) -> list[str]:
-    with engine.connect() as connection:
-        return list(
-            connection.execute(
-                text(
-                    "SELECT p.name FROM permissions p JOIN role_permissions rp ON rp.permission_id = p.id"
-                    " JOIN roles r ON r.id = rp.role_id WHERE r.name = :role ORDER BY p.name"
-                ),
-                {"role": role},
-            ).scalars()
-        )
-
-
 def test_upgrade_from_the_previous_head_keeps_every_user_role_and_grant(
     empty_db: tuple[Path, str], engine: Engine
 ) -> None:
@@ -80,8 +67,8 @@ def test_upgrade_from_the_previous_head_keeps_every_user_role_and_grant(
     assert [tuple(row) for row in grants] == [(1, 1), (2, 2), (3, 2)]
     assert [tuple(row) for row in descriptions] == [("admin", ""), ("readers", "")]
     assert owners == [None]
-    assert role_permissions(engine, "admin") == sorted(PERMISSIONS)
-    assert role_permissions(engine, "readers") == ["users:read"]
+    assert role_permission_names(engine, "admin") == sorted(PERMISSIONS)
+    assert role_permission_names(engine, "readers") == ["users:read"]
 
 
 def test_downgrade_gives_the_previous_schema_back_with_its_people(
@@ -107,7 +94,7 @@ def test_downgrade_gives_the_previous_schema_back_with_its_people(
         grants = connection.execute(text("SELECT user_id, role_id FROM user_roles ORDER BY user_id")).all()
     assert names == ["admin", "carol", "dave"]  # the service account could not stay as a person
     assert [tuple(row) for row in grants] == [(1, 1), (2, 2), (3, 2)]
-    assert role_permissions(engine, "admin") == [
+    assert role_permission_names(engine, "admin") == [
         "audit:read",
         "roles:create",
         "roles:grant",
@@ -115,4 +102,4 @@ def test_downgrade_gives_the_previous_schema_back_with_its_people(
         "users:read",
     ]
     migrate(empty_db, revision=THIS)
-    assert role_permissions(engine, "admin") == sorted(PERMISSIONS)
+    assert role_permission_names(engine, "admin") == sorted(PERMISSIONS)

@@ -120,3 +120,17 @@ def public_key_of(app: Flask, token: str) -> Any:
 
     with app.app_context():
         return public_key(jwt.get_unverified_header(token)["kid"])
+
+
+def role_permission_names(engine: Engine, role: str) -> list[str]:
+    """The permission names `role` holds, read with plain SQL (so it works at any schema revision)."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                text(
+                    "SELECT p.name FROM permissions p JOIN role_permissions rp ON rp.permission_id = p.id"
+                    " JOIN roles r ON r.id = rp.role_id WHERE r.name = :role ORDER BY p.name"
+                ),
+                {"role": role},
+            ).scalars()
+        )
