@@ -34,7 +34,7 @@ def wait_until(condition: Any, timeout: float, what: str) -> Any:
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"not within {timeout}s: {what}")
+    raise AssertionError(f"not within {timeout}s: {what}; last seen {condition()!r}")
 
 
 def test_killed_gunicorn_master_is_restarted_by_the_restart_policy_and_serves(
@@ -78,7 +78,7 @@ def test_killed_worker_is_respawned_by_the_gunicorn_master(deployed: tuple[Stack
     respawned = wait_until(
         lambda: (now := worker_pids(master)) and victim not in now and len(now) == len(workers) and now,
         timeout=30,
-        what=f"the master to replace worker {victim}",
+        what=f"the master to replace worker {victim} (workers before {sorted(workers)})",
     )
     assert respawned - workers, "a new worker PID must appear"
     after = container(run)
