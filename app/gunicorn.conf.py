@@ -276,8 +276,9 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 # ---- issue 15: start-up and memory ----------------------------------------------------------------
-# sync and gthread: import and build the app once in the master, and fork workers that share its
-# memory (copy-on-write) instead of each importing Flask, SQLAlchemy, pydantic and cryptography again.
-# Each worker drops any database connection it inherited (post_fork) and opens its own. Never under
-# gevent: its monkey-patching must come before the app's imports, in each worker.
-preload_app = worker_class != "gevent"
+# No preload_app, for now: with the app built in the master (gthread), the master sometimes stopped
+# reaping a SIGKILLed worker, so it was never replaced (tests/deploy/test_crash_recovery.py failed 3
+# of 7 runs; 0 of 4 without preload). Gunicorn reaps in its SIGCHLD handler, which logs and runs
+# child_exit; a lock held by the interrupted main thread or another master thread can block it (see
+# gunicorn issue 3004). Worth reconsidering once the cause is pinned: it saves memory and start-up.
+preload_app = False
