@@ -181,15 +181,24 @@ def test_gthread_workers_build_their_own_app_and_all_serve(
             )
         return response.status_code, response.text
 
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(authorize, range(120)))
-    assert {status for status, _ in answers} == {200}, answers[:3]
-    pids = {
-        line["pid"]
-        for line in json_log_lines(server.output())
-        if line.get("route") == "/api/v1/authorize" and line.get("status") == 200
-    }
-    assert len(pids) >= 2, f"only workers {pids} answered"
+    def answering_workers() -> set[object]:
+        return {
+            line["pid"]
+            for line in json_log_lines(server.output())
+            if line.get("route") == "/api/v1/authorize" and line.get("status") == 200
+        }
+
+    # Each worker imports the app itself, so the first one up may take a whole round while the others
+    # still boot: bounded rounds (at most 5, 60 s) until several have answered.
+    deadline = time.monotonic() + 60
+    for _ in range(5):
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(authorize, range(120)))
+        assert {status for status, _ in answers} == {200}, answers[:3]
+        if len(answering_workers()) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert len(answering_workers()) >= 2, f"only workers {answering_workers()} answered"
 
 
 def test_gevent_workers_do_not_preload(start_server: StartServer) -> None:
