@@ -241,7 +241,7 @@ logconfig_dict = log_config(
 # answers while every worker is busy. 9464 is the port OpenTelemetry's Prometheus exporter uses.
 metrics_port = env_int("METRICS_PORT", 9464, minimum=0)  # 0: no metrics server
 metrics_address = os.environ.get("METRICS_ADDRESS", "").strip() or "0.0.0.0"  # noqa: S104 (scraped in-cluster)
-# Before any import of prometheus_client (also with preload_app): it reads the variable at import.
+# Before any import of prometheus_client: it reads the variable at import.
 observability.prepare_multiprocess_dir()
 
 
@@ -254,12 +254,6 @@ def when_ready(server: Any) -> None:
 def post_fork(server: Any, worker: Any) -> None:
     # From here on this worker's log lines go through its queue to one writer thread.
     observability.queue_log_records()
-    preloaded = getattr(server.app, "callable", None)  # the app the master built (preload_app), else None
-    if preloaded is not None:
-        # Already imported by the master, so this imports nothing new (gevent never preloads).
-        from service.extensions import forget_inherited_connections
-
-        forget_inherited_connections(preloaded)
 
 
 def worker_exit(server: Any, worker: Any) -> None:
@@ -280,5 +274,6 @@ def child_exit(server: Any, worker: Any) -> None:
 # reaping a SIGKILLed worker, so it was never replaced (tests/deploy/test_crash_recovery.py failed 3
 # of 7 runs; 0 of 4 without preload). Gunicorn reaps in its SIGCHLD handler, which logs and runs
 # child_exit; a lock held by the interrupted main thread or another master thread can block it (see
-# gunicorn issue 3004). Worth reconsidering once the cause is pinned: it saves memory and start-up.
+# gunicorn issue 3004). Worth reconsidering once the cause is pinned: it saves memory and start-up
+# (each worker must then drop the database connections it inherits: engine.dispose(close=False)).
 preload_app = False
