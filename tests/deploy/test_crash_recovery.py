@@ -10,21 +10,13 @@ from typing import Any
 
 import docker
 
+from tests.support.containers import settled_worker_pids, worker_pids
 from tests.support.docker_engine.deployer import BASE_URL, StackDeployer, StackRun
 from tests.support.docker_engine.probing import wait_for_http
 
 
 def container(run: StackRun) -> Any:
     return docker.from_env().containers.get(run.exports["containerName"])
-
-
-def worker_pids(master_pid: int) -> set[int]:
-    """Host PIDs of the gunicorn master's children (its workers)."""
-    children = set()
-    for task in os.listdir(f"/proc/{master_pid}/task"):
-        text = Path(f"/proc/{master_pid}/task/{task}/children").read_text()
-        children |= {int(pid) for pid in text.split()}
-    return children
 
 
 def wait_until(condition: Any, timeout: float, what: str) -> Any:
@@ -70,7 +62,7 @@ def test_killed_worker_is_respawned_by_the_gunicorn_master(deployed: tuple[Stack
     wait_for_http(f"{BASE_URL}/healthz")
     before = container(run)
     master = before.attrs["State"]["Pid"]
-    workers = wait_until(lambda: worker_pids(master), timeout=30, what="gunicorn workers to start")
+    workers = settled_worker_pids(master)
     victim = min(workers)
 
     os.kill(victim, signal.SIGKILL)

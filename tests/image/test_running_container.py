@@ -22,8 +22,10 @@ from tests.support.containers import (
     ensure_port_free,
     exec_ok,
     http_get,
+    settled_worker_pids,
     wait_until,
     wait_until_healthy,
+    worker_pids,
 )
 
 # The old online.sh published the service on host port 8083.
@@ -123,15 +125,15 @@ def test_gunicorn_master_and_workers_run_as_uid_10001(service_container: Any) ->
 
 
 def test_killed_worker_is_replaced_by_the_gunicorn_master(service_container: Any) -> None:
-    master_pid = str(service_container.attrs["State"]["Pid"])
-    workers_before = {p["PID"] for p in gunicorn_processes(service_container) if p["PPID"] == master_pid}
-    victim = sorted(workers_before)[0]
+    master_pid = service_container.attrs["State"]["Pid"]
+    workers_before = settled_worker_pids(master_pid)
+    victim = min(workers_before)
 
     # Host pid: the tests run as root on the engine's host, as CI does.
-    os.kill(int(victim), signal.SIGKILL)
+    os.kill(victim, signal.SIGKILL)
 
     def replaced() -> bool:
-        workers = {p["PID"] for p in gunicorn_processes(service_container) if p["PPID"] == master_pid}
+        workers = worker_pids(master_pid)
         return victim not in workers and len(workers) == len(workers_before)
 
     wait_until(replaced, timeout=30, what=f"the master to replace killed worker {victim}")

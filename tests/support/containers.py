@@ -110,3 +110,29 @@ def exec_ok(container: Any, command: list[str], user: str = "") -> str:
             f"`{' '.join(command)}` exited {result.exit_code} in {container.name}:\n{output}"
         )
     return str(output)
+
+
+def worker_pids(master_pid: int) -> set[int]:
+    """Host PIDs of a gunicorn master's children (its workers), read from /proc as root on the host."""
+    children = set()
+    for task in os.listdir(f"/proc/{master_pid}/task"):
+        text = Path(f"/proc/{master_pid}/task/{task}/children").read_text()
+        children |= {int(pid) for pid in text.split()}
+    return children
+
+
+def settled_worker_pids(master_pid: int, settle: float = 2.0, timeout: float = 60) -> set[int]:
+    """The master's workers once the set has stopped changing for `settle` seconds.
+
+    With preload_app the first worker answers /healthz before the master has forked the others, so
+    the set seen at the first 200 can be partial (the master then forks more, not fewer)."""
+    deadline = time.monotonic() + timeout
+    seen, since = worker_pids(master_pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = worker_pids(master_pid)
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif seen and time.monotonic() - since >= settle:
+            return seen
+    raise AssertionError(f"gunicorn's workers did not settle within {timeout}s; last seen {sorted(seen)}")
