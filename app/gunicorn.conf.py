@@ -241,7 +241,7 @@ logconfig_dict = log_config(
 # answers while every worker is busy. 9464 is the port OpenTelemetry's Prometheus exporter uses.
 metrics_port = env_int("METRICS_PORT", 9464, minimum=0)  # 0: no metrics server
 metrics_address = os.environ.get("METRICS_ADDRESS", "").strip() or "0.0.0.0"  # noqa: S104 (scraped in-cluster)
-# Before any import of prometheus_client: it reads the variable at import.
+# Before any import of prometheus_client (also with preload_app): it reads the variable at import.
 observability.prepare_multiprocess_dir()
 
 
@@ -254,6 +254,12 @@ def when_ready(server: Any) -> None:
 def post_fork(server: Any, worker: Any) -> None:
     # From here on this worker's log lines go through its queue to one writer thread.
     observability.queue_log_records()
+    preloaded = getattr(server.app, "callable", None)  # the app the master built (preload_app), else None
+    if preloaded is not None:
+        # Already imported by the master, so this imports nothing new (gevent never preloads).
+        from service.extensions import forget_inherited_connections
+
+        forget_inherited_connections(preloaded)
 
 
 def worker_exit(server: Any, worker: Any) -> None:
@@ -270,10 +276,10 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 # ---- issue 15: start-up and memory ----------------------------------------------------------------
-# No preload_app, for now: with the app built in the master (gthread), the master sometimes stopped
-# reaping a SIGKILLed worker, so it was never replaced (tests/deploy/test_crash_recovery.py failed 3
-# of 7 runs; 0 of 4 without preload). Gunicorn reaps in its SIGCHLD handler, which logs and runs
-# child_exit; a lock held by the interrupted main thread or another master thread can block it (see
-# gunicorn issue 3004). Worth reconsidering once the cause is pinned: it saves memory and start-up
-# (each worker must then drop the database connections it inherits: engine.dispose(close=False)).
-preload_app = False
+# sync and gthread: import and build the app once in the master, and fork workers that share its
+# memory (copy-on-write) instead of each importing Flask, SQLAlchemy, pydantic and cryptography again.
+# Each worker drops any database connection it inherited (post_fork) and opens its own. Never under
+# gevent: its monkey-patching must come before the app's imports, in each worker.
+# (Taken out once because a crash-recovery test failed with it; the cause was the test: with preload
+# the first worker answers before the master has forked the rest, so it counted a partial worker set.)
+preload_app = worker_class != "gevent"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -40,3 +41,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+def forget_inherited_connections(app: Flask) -> None:
+    """In a process forked from the one that built `app` (gunicorn's preload_app): use none of its
+    database connections. dispose(close=False) drops the pool without closing the parent's sockets
+    (closing them would end the parent's sessions); this process opens its own on first use."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
