@@ -6,7 +6,8 @@ import json
 import logging
 
 from flask import Flask, Response
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,18 @@ def json_error(error: HTTPException) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, json_error)
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.TimeoutError)
+    def database_unavailable(error: Exception) -> Response:
+        """The database refused, dropped or timed out (down, restarting, pool exhausted, locked): a
+        passing condition the client may retry after, where a 500 would say the service is broken."""
+        # The driver's first line names the failure (e.g. "connection refused"); no query parameters.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
+        log.warning("database unavailable: %s: %s", type(error).__name__, reason)
+        response = json_error(ServiceUnavailable("the database is unavailable; retry shortly"))
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

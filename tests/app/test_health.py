@@ -56,10 +56,26 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
         assert client.get("/healthz").status_code == 200
 
 
-def test_an_unexpected_error_is_a_json_500(tmp_path: Path) -> None:
+def test_an_unreachable_database_is_a_json_503_with_retry_after(tmp_path: Path) -> None:
+    """A database that is down is a passing condition, not a broken service: 503, retry shortly."""
     unreachable = "postgresql+psycopg://model:model@127.0.0.1:1/nowhere"
     with running_app(service_env(tmp_path, unreachable)) as app:
         response = app.test_client().post("/api/v1/auth/login", json={"username": "a", "password": "b"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.get_json() == {
+        "error": {"code": "service_unavailable", "message": "the database is unavailable; retry shortly"}
+    }
+
+
+def test_an_unexpected_error_is_a_json_500(tmp_path: Path) -> None:
+    with running_app(service_env(tmp_path, f"sqlite:///{tmp_path / 'service.db'}")) as app:
+
+        def broken() -> str:
+            raise RuntimeError("a bug")
+
+        app.add_url_rule("/broken", view_func=broken)
+        response = app.test_client().get("/broken")
     assert response.status_code == 500
     assert response.get_json() == {
         "error": {"code": "internal_server_error", "message": "internal server error"}
