@@ -175,9 +175,7 @@ def database_url(environ: Mapping[str, str], data_dir: Path) -> str:
 def engine_options(url: str, connect_timeout: int) -> dict[str, object]:
     options: dict[str, object] = {}
     if url.startswith("postgresql"):
-        # pool_pre_ping: a connection the server dropped (restart, failover) is replaced, not handed
-        # out. Not for SQLite: a file does not drop connections, and the ping costs every request.
-        options["pool_pre_ping"] = True
+        # No pool_pre_ping: service/extensions.py pings only connections that sat idle (issue 15).
         options["connect_args"] = {"connect_timeout": connect_timeout}
     return options
 

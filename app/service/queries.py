@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import Row, and_, bindparam, exists, select
+from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
 from .models import Permission, RevokedToken, User, role_permissions, user_roles
@@ -56,14 +57,25 @@ class AuthorizeRow:
 def authorize_row(user_id: int, permission: str, jti: str = "") -> AuthorizeRow | None:
     """The user's account state, whether they hold `permission` and whether the token `jti` was
     logged out (no jti: asked without a token, never revoked), or None when no such user."""
-    # AUTOCOMMIT: one SELECT is atomic on its own; without a transaction around it PostgreSQL is
-    # spared the BEGIN and the ROLLBACK the pool would send when the connection is returned.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.execute(
-            _AUTHORIZE, {"user_id": user_id, "permission": permission, "jti": jti}
-        ).first()
+    parameters = {"user_id": user_id, "permission": permission, "jti": jti}
+    try:
+        row = _read_authorize_row(parameters)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        # The server had dropped a connection the pool trusted (used within the last second, so not
+        # pinged: service/extensions.py). SQLAlchemy has discarded it and every older one; a read can
+        # safely run again, once.
+        row = _read_authorize_row(parameters)
     if row is None:
         return None
     return AuthorizeRow(
         row.id, row.username, row.token_version, row.disabled_at, bool(row.allowed), bool(row.revoked)
     )
+
+
+def _read_authorize_row(parameters: dict[str, object]) -> Row[tuple[object, ...]] | None:
+    # AUTOCOMMIT: one SELECT is atomic on its own; without a transaction around it PostgreSQL is
+    # spared the BEGIN and the ROLLBACK the pool would send when the connection is returned.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(_AUTHORIZE, parameters).first()

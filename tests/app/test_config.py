@@ -119,8 +119,9 @@ def test_no_cors_headers_without_cors_origins(tmp_path: Path) -> None:
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-def test_only_postgresql_connections_are_pinged_before_use() -> None:
-    """Issue 15: the ping guards against a server that dropped the connection; a SQLite file cannot."""
+def test_postgresql_connects_with_a_timeout_and_no_ping_on_every_checkout() -> None:
+    """Issue 15: pool_pre_ping would cost a round trip per request; idle connections are pinged
+    instead (tests/app/test_dropped_connections.py). SQLite needs neither."""
     postgres = engine_options("postgresql+psycopg://u@127.0.0.1/db", 5)
-    assert postgres == {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+    assert postgres == {"connect_args": {"connect_timeout": 5}}
     assert engine_options("sqlite:////data/service.db", 5) == {}

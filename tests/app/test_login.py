@@ -7,7 +7,7 @@ from typing import Any
 import jwt
 import pytest
 from argon2 import PasswordHasher
-from flask import Flask
+from flask import Flask, session
 from flask.testing import FlaskClient
 from service.extensions import db
 from service.models import User
@@ -119,3 +119,19 @@ def test_login_upgrades_a_hash_made_with_weaker_parameters(app: Flask, client: F
     assert stored != weak_hash
     assert not PasswordHasher().check_needs_rehash(stored)
     assert PasswordHasher().verify(stored, USER_PASSWORD)
+
+
+def test_the_service_keeps_no_cookie_session(app: Flask, client: FlaskClient, admin: dict[str, str]) -> None:
+    """Bearer tokens only: no response sets a cookie, a session cookie sent in is ignored, and a view
+    that tried to write the session would fail loudly instead of issuing one (issue 15 took Flask's
+    cookie session out of every request)."""
+    forged = {"Cookie": "session=eyJ1c2VyX2lkIjoxfQ.forged.signature"}
+    response = client.post("/api/v1/auth/login", json=admin, headers=forged)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    me = client.get("/api/v1/users/me", headers=forged)
+    assert me.status_code == 401, "a session cookie must not stand in for a bearer token"
+    with app.test_request_context("/"):
+        assert session.get("user_id") is None
+        with pytest.raises(RuntimeError):
+            session["user_id"] = 1
