@@ -23,9 +23,12 @@ from bench import report
 from bench.common import REPO_ROOT, Cleanup, print_exception, run, script_output, shown
 from bench.serving_bench import ENDPOINTS, ServingPlan
 
-SECTIONS = ("image", "serving", "deploy", "program", "front")
+SECTIONS = ("image", "serving", "deploy", "program", "front", "profile")
+# Run unless --only names others; "profile" is a diagnostic (py-spy on the workers), run on request.
+DEFAULT_SECTIONS = [section for section in SECTIONS if section != "profile"]
 FULL = {"image_runs": 3, "deploy_runs": 3, "program_runs": 3, "front_runs": 3}
 QUICK = {"image_runs": 1, "deploy_runs": 1, "program_runs": 1, "front_runs": 1}
+PROFILE_SECONDS = {"full": 12, "quick": 3}
 FULL_SERVING = ServingPlan(concurrencies=[4, 16, 64], duration_s=5, runs=3, warmup_s=2)
 QUICK_SERVING = ServingPlan(concurrencies=[16], duration_s=2, runs=1, warmup_s=1, all_configs=False)
 
@@ -59,7 +62,9 @@ def machine() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one short run of each section (CI smoke)")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, default=DEFAULT_SECTIONS, help="sections to run"
+    )
     parser.add_argument("--out", type=Path, help="where results (and PNGs) go")
     parser.add_argument(
         "--endpoints",
@@ -147,6 +152,16 @@ def main(argv: list[str] | None = None) -> int:
             front = bench_front(base_image, counts["front_runs"], cleanup)
             data["front"] = front
             markdown += ["## Front proxy (issue 13)", *front_tables(front)]
+        if "profile" in args.only:
+            from bench.image_bench import build_shipped_image
+            from bench.profile_bench import bench_profile, profile_table
+
+            print("== profile: where an authorize request's CPU goes (py-spy on each worker) ==")
+            postgres_url = script_output("postgres-up.sh")
+            shipped_image = build_shipped_image(base_image, cleanup)
+            profiles = bench_profile(shipped_image, postgres_url, PROFILE_SECONDS[data["mode"]], cleanup)
+            data["profile"] = profiles
+            markdown += ["## Profile of authorize (issue 15)", profile_table(profiles)]
     finally:
         cleanup.remove_all()
     markdown.append(f"Total bench wall time: {time.perf_counter() - started:.0f} s")
