@@ -1,12 +1,15 @@
 """Issue 15: /authorize answers from one SQL statement, and still refuses a revoked, disabled or
-deleted user's token on the very next request (nothing is cached between requests)."""
+deleted user's token on the very next request: a worker remembers only that a token's signature and
+claims checked out, never anything that can revoke it, and a remembered token still expires on time."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import jwt
 from flask import Flask
 from flask.testing import FlaskClient
 from service.extensions import db
@@ -99,3 +102,16 @@ def test_a_deleted_users_token_is_refused(
         db.session.execute(delete(User).where(User.username == "vera"))
         db.session.commit()
     assert error_of(authorize(client, headers), 401)["message"] == "invalid token: the user no longer exists"
+
+
+def test_a_token_verified_before_still_expires_on_time(
+    app: Flask, client: FlaskClient, admin: dict[str, str]
+) -> None:
+    app.config["TOKEN_TTL_SECONDS"] = 2
+    token = client.post("/api/v1/auth/login", json=admin).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert authorize(client, headers).status_code == 200  # verified once, and remembered
+    assert authorize(client, headers).status_code == 200
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    assert error_of(authorize(client, headers), 401)["message"] == "token expired"
