@@ -186,7 +186,9 @@ class RedactingLogger(Logger):
                 "referer": redact(environ.get("HTTP_REFERER", "-")),
                 "user_agent": redact(environ.get("HTTP_USER_AGENT", "-")),
             }
-            self.access_log.info(redact(request_line), extra=fields)
+            message = redact(request_line)
+            if not observability.log_info_line(self.access_log, message, fields):
+                self.access_log.info(message, extra=fields)  # handlers other than the queued ones
         except Exception:
             self.error(traceback.format_exc())
 

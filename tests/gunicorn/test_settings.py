@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -177,3 +178,26 @@ def test_gunicorn_stops_when_runtime_env_is_unknown(start_server: StartServer) -
     server = start_server(wait=False, RUNTIME_ENV="staging")
     assert server.process.wait(timeout=120) != 0
     assert "RUNTIME_ENV='staging' is not allowed; use one of: dev, test, prod" in server.output()
+
+
+def test_the_access_line_fast_path_writes_what_the_json_formatter_writes(load_conf: LoadConf) -> None:
+    """Issue 15: access lines skip the LogRecord and python-json-logger; the line must not change."""
+    observability = load_conf().observability
+    fields = {
+        "request_id": "r-1",
+        "user_id": None,
+        "client": "10.0.0.1",
+        "method": "GET",
+        "path": "/api/v1/users?name=J\u00fcrgen",  # non-ASCII: escaped alike
+        "route": "/api/v1/users",
+        "status": 200,
+        "duration_ms": 1.5,
+        "bytes": 16,
+        "referer": "-",
+        "user_agent": 'curl/8 "quoted"',
+    }
+    message = "GET /api/v1/users?name=J\u00fcrgen HTTP/1.1"
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, message, None, None)
+    record.__dict__.update(fields)
+    expected = observability.JsonLineFormatter().format(record)
+    assert observability.info_line("gunicorn.access", message, fields, record.created) == expected
