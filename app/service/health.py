@@ -37,7 +37,9 @@ def database_revisions() -> set[str]:
 
 
 @health.get("/healthz")
-@documented("The process answers.", responses={200: answers.Health}, auth=False, tag="operations")
+@documented(
+    "The process answers.", responses={200: answers.Health}, auth=False, tag="operations", database=False
+)
 def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
@@ -48,6 +50,7 @@ def healthz() -> dict[str, Any]:
     responses={200: answers.Version},
     auth=False,
     tag="operations",
+    database=False,
 )
 def version() -> dict[str, str]:
     """What is running, without shell access: set at build time (SERVICE_VERSION, SERVICE_REVISION)

@@ -36,6 +36,7 @@ def jwks() -> Response:
     responses={200: answers.OpenIdConfiguration},
     auth=False,
     tag="tokens",
+    database=False,
 )
 def openid_configuration() -> Response:
     base = current_app.config["PUBLIC_URL"]

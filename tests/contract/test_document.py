@@ -87,7 +87,7 @@ def test_a_documented_route_gets_its_path_parameters_and_statuses(contract_app: 
             "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
         }
     ]
-    assert sorted(operation["responses"]) == ["200", "401", "404"]
+    assert sorted(operation["responses"]) == ["200", "401", "404", "503"]  # 503: the database is down
     assert operation["security"] == [{"bearer": []}]
 
 
@@ -167,3 +167,14 @@ def test_every_answer_names_its_request_and_throttled_ones_say_when_to_retry(
             assert "X-Request-ID" in response["headers"], (method, path, status)
     login = operations(built_document)[("POST", "/api/v1/auth/login")]
     assert "Retry-After" in login["responses"]["429"]["headers"]
+
+
+def test_only_operations_that_use_the_database_list_its_503(built_document: dict[str, Any]) -> None:
+    ops = operations(built_document)
+    for method, path in [("GET", "/healthz"), ("GET", "/version"), ("GET", "/openapi.json")]:
+        assert "503" not in ops[(method, path)]["responses"], path
+    assert "503" not in ops[("GET", "/.well-known/openid-configuration")]["responses"]
+    for method, path in [("POST", "/api/v1/authorize"), ("GET", "/.well-known/jwks.json")]:
+        assert ops[(method, path)]["responses"]["503"]["headers"]["Retry-After"], path
+    readyz_503 = ops[("GET", "/readyz")]["responses"]["503"]["content"]["application/json"]["schema"]
+    assert readyz_503["$ref"].endswith("/NotReady"), "readyz keeps its own 503 body"

@@ -33,7 +33,8 @@ class Operation:
 
     `responses` maps each success status to its body's model (None: no body). Error statuses answer
     with the one JSON error shape (service/errors.py); those a route can give follow from the rest:
-    400 with a body or query model, 401 with `auth`, 403 with a required permission, plus `errors`.
+    400 with a body or query model, 401 with `auth`, 403 with a required permission, 503 when it uses
+    the database (down or restarting: service/errors.py), plus `errors`.
     """
 
     summary: str
@@ -44,6 +45,7 @@ class Operation:
     permission: str | None = None
     errors: frozenset[int] = field(default_factory=frozenset)
     tag: str = "api"
+    database: bool = True
 
     def error_statuses(self) -> list[int]:
         statuses = set(self.errors)
@@ -53,6 +55,8 @@ class Operation:
             statuses.add(401)
         if self.permission is not None:
             statuses.add(403)
+        if self.database:
+            statuses.add(503)
         return sorted(statuses)
 
 
@@ -65,6 +69,7 @@ def documented(
     auth: bool = True,
     errors: Iterable[int] = (),
     tag: str = "api",
+    database: bool = True,
 ) -> Callable[[F], F]:
     """Route decorator (right below `@blueprint.get/post/...`): records the route's contract and
     changes nothing it does. The permission a `@require_permission` below it checks is read from there.
@@ -80,6 +85,7 @@ def documented(
             permission=getattr(view, "required_permission", None),
             errors=frozenset(errors),
             tag=tag,
+            database=database,
         )
         setattr(view, ATTRIBUTE, operation)
         return view
@@ -101,7 +107,13 @@ def _document_bytes() -> bytes:
 
 
 @contract.get("/openapi.json")
-@documented("This OpenAPI 3.1 document.", responses={200: OpenAPIDocument}, auth=False, tag="operations")
+@documented(
+    "This OpenAPI 3.1 document.",
+    responses={200: OpenAPIDocument},
+    auth=False,
+    tag="operations",
+    database=False,
+)
 def openapi_document() -> Response:
     return Response(_document_bytes(), mimetype="application/json")
 
