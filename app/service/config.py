@@ -111,7 +111,10 @@ def audit_retention_days(environ: Mapping[str, str]) -> int:
 
 def public_url(environ: Mapping[str, str]) -> str:
     """PUBLIC_URL: the scheme and host clients reach the service at (e.g. https://auth.example.com), so
-    the discovery document never builds its URLs from a request's Host header. Empty: from the Host."""
+    the discovery document never builds its URLs from a request's Host header. Empty: from the Host.
+
+    The deploy's stack setting `publicUrl` checks the same rule (components/settings/rules.py, which
+    cannot import this); tests/program/test_public_url_setting.py keeps the two in step."""
     raw = environ.get("PUBLIC_URL", "").strip()
     if not raw:
         return ""

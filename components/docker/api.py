@@ -88,7 +88,7 @@ class DockerApi(pulumi.ComponentResource):
         super().__init__("microservice-model:index:DockerApi", name, None, opts)
         settings = args.settings
         # Secrets are files (uploads below), found through VAR_FILE: none is in the container's env.
-        plain = {**args.env.plain, **args.env.file_env()}
+        plain = {**args.env.plain, **args.env.service_only, **args.env.file_env()}
         envs: list[pulumi.Input[str]] = [f"{key}={value}" for key, value in plain.items()]
         # The image by digest, for /version and service_build_info. The metrics port (METRICS_PORT)
         # is deliberately not in `ports`: reachable from the container network, not from the host.

@@ -32,12 +32,12 @@ def deploy(settings: Settings, image_ref: pulumi.Output[str]) -> None:
         enable_patch_force=True,
     )
     opts = pulumi.ResourceOptions(providers=[provider])
-    labels = settings.labels
+    labels, app_env = settings.labels, settings.app_env()
     runtime = KubernetesRuntime(
         "runtime",
         KubernetesRuntimeArgs(
             namespace=cluster.namespace,
-            env=settings.app_env(),
+            env=app_env,
             image=settings.image,
             registry_password=settings.secrets.registry_password,
             labels=labels,
@@ -56,6 +56,7 @@ def deploy(settings: Settings, image_ref: pulumi.Output[str]) -> None:
             settings=cluster,
             image_ref=image_ref,
             env=env,
+            service_env=app_env.service_only,
             labels=labels,
             run_after=[migration.job],
         ),

@@ -55,6 +55,9 @@ class KubernetesApiArgs:
     settings: KubernetesSettings
     image_ref: pulumi.Input[str]
     env: pod.PodEnv
+    # Plain variables for the serving pods only (AppEnv.service_only), not in the ConfigMap the migration
+    # Job shares: set on the container itself, so a change rolls the pods and leaves the Job alone.
+    service_env: dict[str, str]
     labels: dict[str, str]
     run_after: list[pulumi.Resource]  # the migration Job: pods of a new image start only after it succeeded
 
@@ -109,7 +112,13 @@ class KubernetesApi(pulumi.ComponentResource):
                                 ],
                                 env_from=pod.env_from(args.env),
                                 # The image by digest, for /version and service_build_info.
-                                env=[k8s.core.v1.EnvVarArgs(name="IMAGE_REF", value=args.image_ref)],
+                                env=[
+                                    k8s.core.v1.EnvVarArgs(name="IMAGE_REF", value=args.image_ref),
+                                    *(
+                                        k8s.core.v1.EnvVarArgs(name=key, value=value)
+                                        for key, value in args.service_env.items()
+                                    ),
+                                ],
                                 readiness_probe=k8s.core.v1.ProbeArgs(
                                     http_get=http(path=READINESS_PATH, port=SERVICE_PORT),
                                     period_seconds=5,

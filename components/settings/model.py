@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
@@ -107,13 +107,15 @@ class Secrets:
 
 @dataclass(frozen=True, kw_only=True)
 class AppEnv:
-    """The environment the app's containers get (service and migration): plain and secret values apart."""
+    """The environment the app's containers get: plain and secret values apart (service and migration),
+    and the plain values only the serving containers need (`service_only`: not the migration)."""
 
     plain: dict[str, str]
     secret: dict[str, pulumi.Output[str]]
+    service_only: dict[str, str] = field(default_factory=dict)
 
     def names(self) -> list[str]:
-        return [*self.plain, *self.secret]
+        return [*self.plain, *self.service_only, *self.secret]
 
     def secret_files(self) -> dict[str, str]:
         """Secret variable -> the file it is mounted as (SECRETS_DIR/<name in lowercase>), on both targets."""
@@ -132,6 +134,9 @@ class Settings:
     log_level: str
     graceful_timeout: int
     audit_retention_days: int
+    # `publicUrl`, normalised to scheme://host[:port]; "" when unset (the service builds its discovery
+    # URLs from the request's Host then). On kubernetes with an Ingress with TLS: https://<ingressHost>.
+    public_url: str
     image: ImageSettings
     docker: DockerSettings
     kubernetes: KubernetesSettings
@@ -164,4 +169,7 @@ class Settings:
             secret["SECRET_KEY"] = self.secrets.secret_key
         if self.secrets.key_encryption_key is not None:
             secret["KEY_ENCRYPTION_KEY"] = self.secrets.key_encryption_key
-        return AppEnv(plain=plain, secret=secret)
+        # Only the discovery document reads it: the migration does not get it, so changing it re-runs
+        # no migration (docker: its command's env; kubernetes: the ConfigMap the Job shares).
+        service_only = {"PUBLIC_URL": self.public_url} if self.public_url else {}
+        return AppEnv(plain=plain, secret=secret, service_only=service_only)

@@ -35,6 +35,7 @@ from components.settings.rules import (
     describe_secret,
     int_in_range,
     one_of,
+    public_url,
     registry_host,
     repository_path,
 )
@@ -62,12 +63,19 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
     graceful_timeout = int_in_range(problems, "gracefulTimeout", raw("gracefulTimeout"), 1, 600)
     # The service's own bounds (app/service/config.py, AUDIT_RETENTION_DAYS_MAX).
     audit_retention_days = int_in_range(problems, "auditRetentionDays", raw("auditRetentionDays"), 1, 3650)
+    # The service's own rule (app/service/config.py, public_url), kept consistent by a test.
+    public = public_url(problems, "publicUrl", raw("publicUrl"))
     secret_values = _secret_values(problems, raw, secret_keys, target, runtime_env)
     image = _image_settings(problems, raw, stack, target, secret_values)
     docker = docker_settings(problems, raw, stack, runtime_env)
     kubernetes = kubernetes_settings(problems, raw, target, graceful_timeout, secret_values["databaseUrl"])
     if problems:
         raise SettingsError(stack, problems)
+    ingress = kubernetes.ingress
+    if not public and target == "kubernetes" and ingress is not None and ingress.tls_secret:
+        # Behind a TLS-terminating Ingress the pods see plain HTTP from the controller, so discovery URLs
+        # built from the request would say http://; the Ingress names the one origin clients use.
+        public = f"https://{ingress.host}"
 
     def secret(key: str) -> pulumi.Output[str] | None:
         # What Config.get_secret returns: the value wrapped as a Pulumi secret.
@@ -80,6 +88,7 @@ def parse_settings(stack: str, values: Mapping[str, str | None], secret_keys: Co
         log_level=log_level,
         graceful_timeout=graceful_timeout,
         audit_retention_days=audit_retention_days,
+        public_url=public,
         image=image,
         docker=docker,
         kubernetes=kubernetes,

@@ -10,6 +10,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Collection
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 from components.settings.model import FrontProxy, Target
 
@@ -50,6 +51,10 @@ _MEMORY_UNITS = {
     "Gi": 2**30,
     "Ti": 2**40,
 }
+
+PUBLIC_URL_ALLOWED = (
+    "an http(s) URL with a host and no path, query, user or fragment, e.g. https://auth.example.com"
+)
 
 Raw = Callable[[str], str]  # a key's raw string value, the default when the stack leaves it out
 
@@ -143,3 +148,32 @@ def repository_path(repository: str) -> str:
 
 def describe_secret(raw: str) -> str:
     return f"<secret, {len(raw)} characters>"
+
+
+def public_url(problems: list[str], key: str, raw: str) -> str:
+    """An origin, `scheme://host[:port]`, or "" when `raw` is empty.
+
+    The same rule as the service's PUBLIC_URL (app/service/config.py, `public_url`), written again here
+    because components do not import app code; tests/program/test_public_url_setting.py runs both on
+    the same examples. The value is normalised as the service does (a trailing `/` dropped).
+    """
+    value = raw.strip()
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        problems.append(f"{key} = {raw!r} is not allowed: expected empty or {PUBLIC_URL_ALLOWED}")
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
