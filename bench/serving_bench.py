@@ -275,10 +275,10 @@ def configs_to_compare(default_class: str, all_configs: bool) -> list[GunicornCo
     no_log = GunicornConfig(
         "diag: no access log", conf_file=VARIANTS_DIR / "no_access_log.py", endpoints=("authorize",)
     )
-    # gthread with more than the default one thread: does a thread pool per worker pay on this service?
+    # gthread with one thread instead of the default four: what does the thread pool per worker cost?
     threads = GunicornConfig(
-        "shipped + gthread x4 threads",
-        env={"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4"},
+        "shipped + gthread x1 thread",
+        env={"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "1"},
         endpoints=("authorize",),
     )
     return [*configs, threads, stdout_only, no_log]
