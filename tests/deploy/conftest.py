@@ -2,11 +2,11 @@
 
 `StackDeployer.up()` runs the real program once (tests/support/docker_engine/, in its own process) with
 the stack's real config; the `base_image` fixture's tag replaces python:3.12-slim, which cannot be
-pulled here, and the `front_image` fixture's (Debian's nginx on the same base) stands in for the official
-nginx image. `deployer` and `deployed` run the stack with frontProxy none (today's single published
-container); `front_deployer` and `front_program` with the front (frontProxy nginx, the default).
-Whatever a deployer created carries the label microservice-model.deploy-test=<run id>
-and is removed when the fixture ends, whether the test passed or not.
+pulled here, and the `front_image` fixture's (Debian testing's nginx, on a local base of its own) stands
+in for the official nginx image. `deployer` and `deployed` run the stack with frontProxy none (today's
+single published container); `front_deployer` and `front_program` with the front (frontProxy nginx, the
+default). Whatever a deployer created carries the label microservice-model.deploy-test=<run id> and is
+removed when the fixture ends, whether the test passed or not.
 """
 
 from __future__ import annotations
@@ -69,9 +69,10 @@ def deployed(
 
 
 @pytest.fixture(scope="session")
-def front_image(base_image: str) -> Iterator[str]:
-    """The tests' nginx image (Debian's nginx on the local base), by image ID; removed at the end."""
-    yield from session_front_image(base_image)
+def front_image(docker_engine: None) -> Iterator[str]:
+    """The tests' nginx image (Debian testing's nginx, tests/support/images.py), by image ID; removed at
+    the end."""
+    yield from session_front_image()
 
 
 @pytest.fixture

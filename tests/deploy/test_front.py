@@ -1,13 +1,16 @@
 """frontProxy nginx on the real engine: the front owns the old script's name and port, the app containers
 behind it are unpublished and share an alias, its config passes `nginx -t`, it passes the real client
-address on (and the service believes it only from the private network), and it logs to the host log dir."""
+address on (and the service believes it only from the private network), logs to the host log dir, and
+reuses its connections to gunicorn."""
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -60,7 +63,7 @@ def test_the_rendered_front_config_passes_nginx_t(front_image: str) -> None:
 
 
 def test_nginx_t_fails_on_a_broken_config_so_the_check_above_can_fail(front_image: str) -> None:
-    code, output = nginx_t(front_image, RENDERED.replace("proxy_pass http://$app_upstream;", "proxy_pass;"))
+    code, output = nginx_t(front_image, RENDERED.replace("proxy_pass http://app;", "proxy_pass;"))
     assert code != 0
     assert "invalid number of arguments" in output, output
 
@@ -139,3 +142,34 @@ def test_the_front_writes_its_access_log_per_day_in_the_host_log_dir(
     assert " 200 " in line, line
     assert "upstream=" in line, line
     assert path.stat().st_uid == APP_UID
+
+
+def connections_from(app: Any, peer_ip: str) -> set[int]:
+    """The peer ports of every TCP connection to the app container's port 8000 from `peer_ip`, in any
+    state (TIME_WAIT included: a connection closed after one request stays listed for a minute)."""
+    pid = app.attrs["State"]["Pid"]
+    peer = socket.inet_aton(peer_ip)[::-1].hex().upper()  # /proc/net/tcp: little-endian hex address
+    ports = set()
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        local, remote = line.split()[1:3]
+        remote_ip, remote_port = remote.split(":")
+        if local.endswith(f":{SERVICE_PORT:04X}") and remote_ip == peer:
+            ports.add(int(remote_port, 16))
+    return ports
+
+
+def test_the_front_reuses_its_connections_to_gunicorn(front_deployed: tuple[StackDeployer, StackRun]) -> None:
+    """Keep-alive upstream: 100 requests through the front open a handful of connections to gunicorn,
+    not one each (a connect, accept and close per request was most of what the front cost)."""
+    _, run = front_deployed
+    client = docker.from_env()
+    front = client.containers.get(CONTAINER_NAME)
+    front_ip = next(iter(front.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    app = client.containers.get(run.exports["containerName"])
+    before = connections_from(app, front_ip)
+    with requests.Session() as session:
+        for _ in range(100):
+            assert session.get(f"{BASE_URL}/healthz", timeout=10).status_code == 200
+    new = connections_from(app, front_ip) - before
+    assert new or before, "no connection from the front to gunicorn was seen at all"
+    assert len(new) <= 10, f"{len(new)} new connections from the front for 100 requests"

@@ -4,11 +4,14 @@ setting and the front's image are validated like every other setting."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from components.contract import APP_UID, CONTAINER_NAME, PUBLIC_PORT
 from components.docker.front import API_ALIAS, CONFIG_PATH, FRONT_PORT, FrontConfig
 from components.settings import SettingsError, defaults, parse_settings
+from tests.support.gunicorn import GUNICORN_CONF
 from tests.support.pulumi_mocks import ProgramRun, is_unknown, run_program
 from tests.support.resource_types import API_CONTAINER, FRONT_CONTAINER
 
@@ -32,9 +35,35 @@ def test_the_front_runs_the_config_the_program_rendered_from_the_template(front_
     assert upload["file"] == CONFIG_PATH
     assert upload["content"] == FrontConfig(server_name=CONTAINER_NAME, read_timeout_seconds=45).render()
     assert "resolver 127.0.0.11 valid=1s" in upload["content"]
-    assert f"set $app_upstream {API_ALIAS}:8000;" in upload["content"]
+    assert f"server {API_ALIAS}:8000 resolve;" in upload["content"]
     assert "client_max_body_size 1m;" in upload["content"]
     assert "@@" not in upload["content"]
+
+
+def upstream_block(config: str) -> str:
+    match = re.search(r"^    upstream app \{\n(.*?)^    \}", config, re.MULTILINE | re.DOTALL)
+    assert match, config
+    return match.group(1)
+
+
+def test_the_front_keeps_connections_to_gunicorn_open_and_closes_idle_ones_before_gunicorn_does() -> None:
+    config = FrontConfig(server_name=CONTAINER_NAME, read_timeout_seconds=45).render()
+    upstream = upstream_block(config)
+    # Re-resolved from Docker's DNS (so new app containers get traffic), in shared memory, kept alive.
+    assert re.search(rf"^\s*server {API_ALIAS}:8000 resolve;", upstream, re.MULTILINE), upstream
+    assert re.search(r"^\s*zone app \d+k;", upstream, re.MULTILINE), upstream
+    assert re.search(r"^\s*keepalive [1-9]\d*;", upstream, re.MULTILINE), upstream
+    # Keep-alive to gunicorn needs HTTP/1.1 and no client Connection header passed on.
+    assert "proxy_http_version 1.1;" in config
+    assert 'proxy_set_header Connection "";' in config
+    assert "proxy_pass http://app;" in config
+    # nginx drops an idle upstream connection before gunicorn's keepalive timeout would close it, so it
+    # never sends a request on a connection gunicorn is closing.
+    nginx_idle = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream, re.MULTILINE)
+    gunicorn_idle = re.search(r"^keepalive = (\d+)$", GUNICORN_CONF.read_text(), re.MULTILINE)
+    assert nginx_idle, upstream
+    assert gunicorn_idle, "no `keepalive = N` in app/gunicorn.conf.py"
+    assert int(nginx_idle.group(1)) < int(gunicorn_idle.group(1))
 
 
 def test_the_front_is_replaced_delete_first_and_updates_a_restart_policy_in_place(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
@@ -230,32 +231,63 @@ def session_service_image(app_dir: Path, base_image: str) -> Iterator[str]:
         remove_built_image(built, client=client)
 
 
-# The front proxy's image for tests: Debian's nginx on the local base image, standing in for the
-# official nginx image (frontImage's default), which cannot be pulled here. The program runs either the
-# same way: its own entrypoint and config, as a non-root UID, with bash for the healthcheck.
+# The front proxy's image for tests: Debian's nginx, standing in for the official nginx image (frontImage's
+# default), which cannot be pulled here. The front's config needs nginx >= 1.27.3 (`resolve` on an upstream
+# server, for keep-alive connections to whichever app containers DNS lists); bookworm has 1.22 and
+# trixie 1.26, so it is Debian testing's nginx, in a local base of its own made like the app's
+# (scripts/base-image.sh, debootstrap from Debian's default mirror; about a minute, once per machine).
+# The program runs either image the same way: its own entrypoint and config, as a non-root UID, with bash
+# for the healthcheck.
+FRONT_BASE_ENV = {
+    "BASE_IMAGE_SUITE": "testing",
+    "BASE_IMAGE_TAG": "microservice-model-front-base:testing",
+    "BASE_IMAGE_PACKAGES": "nginx,ca-certificates",
+}
 FRONT_DOCKERFILE = """\
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
-RUN apt-get update \\
- && apt-get install -y --no-install-recommends nginx \\
- && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/*
+RUN rm -rf /etc/nginx/sites-enabled/* && nginx -v
 STOPSIGNAL SIGQUIT
 CMD ["nginx", "-g", "daemon off;"]
 """
 
 
-def build_front_image(base_image: str, tag: str, labels: Mapping[str, str], client: Any = None) -> BuiltImage:
-    """Build the tests' nginx image FROM `base_image` (apt needs the Debian mirror debootstrap used)."""
+class FrontBaseError(RuntimeError):
+    """scripts/base-image.sh could not make the front's base (debootstrap needs root and Debian's mirror)."""
+
+
+def front_base_image() -> str:
+    """The front's local base (Debian testing with nginx), made by scripts/base-image.sh if missing."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "base-image.sh"
+    result = subprocess.run(
+        ["bash", str(script)],
+        env={**os.environ, **FRONT_BASE_ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if result.returncode != 0:
+        raise FrontBaseError(
+            f"scripts/base-image.sh with {FRONT_BASE_ENV} failed (exit {result.returncode}):\n"
+            + result.stderr[-3000:]
+        )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def build_front_image(tag: str, labels: Mapping[str, str], client: Any = None) -> BuiltImage:
+    """Build the tests' nginx image FROM the front's local base (front_base_image)."""
+    base = front_base_image()
     with tempfile.TemporaryDirectory(prefix="microservice-model-front-") as context:
         (Path(context) / "Dockerfile").write_text(FRONT_DOCKERFILE)
-        return build(Path(context), base_image, tag, labels, client=client)
+        return build(Path(context), base, tag, labels, client=client)
 
 
-def session_front_image(base_image: str) -> Iterator[str]:
+def session_front_image() -> Iterator[str]:
     """Body of the session fixture `front_image`: build it once, yield its ID, remove it at the end."""
     client = docker_client()
     built = build_front_image(
-        base_image, f"microservice-model-test/front:{SESSION_ID}", labels_for("front-image"), client
+        f"microservice-model-test/front:{SESSION_ID}", labels_for("front-image"), client
     )
     try:
         yield built.id
