@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for this repository: the system tools the tests and the local deploy use
-# (Docker engine, debootstrap, PostgreSQL, wrk, make, jq) when they are missing, and the project virtualenv
+# (Docker engine, debootstrap, PostgreSQL, wrk, hey, make, jq) when they are missing, and the project virtualenv
 # (.venv, scripts/venv.sh) with the pinned program, service and test dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 command -v pg_lsclusters >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v hey >/dev/null 2>&1 || need_apt+=(hey)  # bench/front_bench.py: load at a fixed rate
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
