@@ -35,7 +35,7 @@ def test_the_front_runs_the_config_the_program_rendered_from_the_template(front_
     assert upload["file"] == CONFIG_PATH
     assert upload["content"] == FrontConfig(server_name=CONTAINER_NAME, read_timeout_seconds=45).render()
     assert "resolver 127.0.0.11 valid=1s" in upload["content"]
-    assert f"server {API_ALIAS}:8000 resolve;" in upload["content"]
+    assert f"server {API_ALIAS}:8000 resolve max_fails=0;" in upload["content"]
     assert "client_max_body_size 1m;" in upload["content"]
     assert "@@" not in upload["content"]
 
@@ -50,7 +50,7 @@ def test_the_front_keeps_connections_to_gunicorn_open_and_closes_idle_ones_befor
     config = FrontConfig(server_name=CONTAINER_NAME, read_timeout_seconds=45).render()
     upstream = upstream_block(config)
     # Re-resolved from Docker's DNS (so new app containers get traffic), in shared memory, kept alive.
-    assert re.search(rf"^\s*server {API_ALIAS}:8000 resolve;", upstream, re.MULTILINE), upstream
+    assert re.search(rf"^\s*server {API_ALIAS}:8000 resolve max_fails=0;", upstream, re.MULTILINE), upstream
     assert re.search(r"^\s*zone app \d+k;", upstream, re.MULTILINE), upstream
     assert re.search(r"^\s*keepalive [1-9]\d*;", upstream, re.MULTILINE), upstream
     # Keep-alive to gunicorn needs HTTP/1.1 and no client Connection header passed on.
