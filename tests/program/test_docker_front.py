@@ -139,3 +139,15 @@ def test_the_front_image_is_not_checked_when_there_is_no_front() -> None:
 def test_a_local_image_id_is_a_valid_front_image() -> None:
     local = "sha256:" + "a" * 64
     assert parse_settings("test", {"frontImage": local}, set()).docker.front_image == local
+
+
+def test_a_request_caught_by_a_dns_change_is_retried_once_fresh_but_a_sent_post_is_not() -> None:
+    config = FrontConfig(server_name=CONTAINER_NAME, read_timeout_seconds=45).render()
+    assert "error_page 502 504 = @fresh;" in config
+    fresh = config[config.index("location @fresh {") :]
+    assert "proxy_pass http://app;" in fresh
+    # Resent only when nothing reached gunicorn, or for an idempotent method; otherwise the 502 stands.
+    assert 'if ($upstream_bytes_sent ~ "^[0, :]*$")' in fresh
+    assert 'if ($request_method ~ "^(GET|HEAD|OPTIONS|PUT|DELETE)$")' in fresh
+    assert "POST" not in fresh
+    assert "return 502;" in fresh
