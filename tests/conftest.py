@@ -6,7 +6,6 @@ install hint when a tool is missing.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,21 +15,19 @@ import pytest
 # test modules, so a failure shows the values. Must run before the first import of tests.support.
 pytest.register_assert_rewrite("tests.support")
 
-from tests.support.images import isolated_base_image, session_service_image  # noqa: E402 - after the registration
+from tests.support import scripts  # noqa: E402 - after the registration
+from tests.support.images import isolated_base_image, session_service_image  # noqa: E402
+from tests.support.scripts import ScriptError  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = REPO_ROOT / "scripts"
 
 
 def run_script(name: str) -> str:
     """Run one of scripts/*.sh and return its last line of output; fail the test with its stderr."""
-    result = subprocess.run(
-        ["bash", str(SCRIPTS / name)], capture_output=True, text=True, check=False, timeout=900
-    )
-    if result.returncode != 0:
-        pytest.fail(f"scripts/{name} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
-    lines = result.stdout.strip().splitlines()
-    return lines[-1] if lines else ""
+    try:
+        return scripts.run_script(name)
+    except ScriptError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

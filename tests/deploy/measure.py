@@ -11,7 +11,6 @@ container is healthy (wait=True), so that is "start to healthy". Everything is r
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,17 +28,12 @@ from tests.support.docker_engine.deployer import (
 )
 from tests.support.docker_engine.probing import Prober
 from tests.support.resource_types import CONTAINER, IMAGE
-from tests.support.stack_config import REPO_ROOT
-
-REPO = REPO_ROOT
+from tests.support.scripts import run_script
 
 
 def base_image() -> str:
-    subprocess.run(["bash", str(REPO / "scripts/dockerd-up.sh")], check=True)
-    out = subprocess.run(
-        ["bash", str(REPO / "scripts/base-image.sh")], check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip().splitlines()[-1]
+    run_script("dockerd-up.sh")
+    return run_script("base-image.sh")
 
 
 def report(label: str, run: StackRun, prober: Prober | None = None) -> None:

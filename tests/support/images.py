@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
@@ -20,6 +19,8 @@ from typing import Any
 
 import docker
 import docker.errors
+
+from tests.support.scripts import run_script
 
 # Every container and image the tests create carries these labels; cleanup goes by our own names
 # and ids only, never by a broad filter (other engineers use the same engine).
@@ -252,27 +253,9 @@ CMD ["nginx", "-g", "daemon off;"]
 """
 
 
-class FrontBaseError(RuntimeError):
-    """scripts/base-image.sh could not make the front's base (debootstrap needs root and Debian's mirror)."""
-
-
 def front_base_image() -> str:
     """The front's local base (Debian testing with nginx), made by scripts/base-image.sh if missing."""
-    script = Path(__file__).resolve().parents[2] / "scripts" / "base-image.sh"
-    result = subprocess.run(
-        ["bash", str(script)],
-        env={**os.environ, **FRONT_BASE_ENV},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    if result.returncode != 0:
-        raise FrontBaseError(
-            f"scripts/base-image.sh with {FRONT_BASE_ENV} failed (exit {result.returncode}):\n"
-            + result.stderr[-3000:]
-        )
-    return result.stdout.strip().splitlines()[-1]
+    return run_script("base-image.sh", env=FRONT_BASE_ENV)
 
 
 def build_front_image(tag: str, labels: Mapping[str, str], client: Any = None) -> BuiltImage:
