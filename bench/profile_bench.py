@@ -28,6 +28,7 @@ from bench.serving_bench import (
     start_server,
     wrk,
 )
+from tests.support.containers import worker_pids
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
@@ -85,12 +86,9 @@ def categorize(raw: str) -> Counter[str]:
     return counts
 
 
-def worker_pids(container: str) -> list[int]:
+def container_worker_pids(container: str) -> list[int]:
     master = run(["docker", "inspect", "-f", "{{.State.Pid}}", container]).stdout.strip()
-    children: set[int] = set()
-    for task in Path(f"/proc/{master}/task").iterdir():
-        children |= {int(pid) for pid in (task / "children").read_text().split()}
-    return sorted(children)
+    return sorted(worker_pids(int(master)))
 
 
 def profile_one(image: str, db: Database, env: dict[str, str], seconds: int, cleanup: Cleanup) -> Profile:
@@ -101,7 +99,7 @@ def profile_one(image: str, db: Database, env: dict[str, str], seconds: int, cle
     out_dir = Path(tempfile.mkdtemp(prefix=f"bench-profile-{db.name}-"))
     cgroup = ContainerCgroup.of(name)
     recorders = []
-    for pid in worker_pids(name):
+    for pid in container_worker_pids(name):
         cmd = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200"]
         cmd += ["--gil", "--nonblocking", "--full-filenames", "--format", "raw"]
         cmd += ["--output", str(out_dir / f"{pid}.txt")]
