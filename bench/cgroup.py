@@ -7,6 +7,7 @@ requests per second do not.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,3 +63,15 @@ class ContainerCgroup:
                 continue  # exited meanwhile
             total_kib += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
         return total_kib / 1024
+
+
+def machine_busy_seconds(stat: Path = Path("/proc/stat")) -> float:
+    """CPU time the whole machine spent busy, all cores, at normal priority or higher.
+
+    With the container's own counter this gives the machine's CPU per request: the container plus
+    wrk, PostgreSQL and the kernel's loopback traffic, which decides how many requests per second the
+    cores can serve at all. Time at a positive nice level (other work told to yield) is left out.
+    """
+    fields = stat.read_text().splitlines()[0].split()[1:]
+    user, _nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")

@@ -83,7 +83,7 @@ def _spread(series: list[LoadResult], attr: str) -> list[list[float]]:
 
 def load_results(path: Path) -> list[LoadResult]:
     """The serving results a bench run saved (bench/results/*.json)."""
-    spreads = ("rps", "p50_ms", "p99_ms", "cpu_ms")
+    spreads = ("rps", "p50_ms", "p99_ms", "cpu_ms", "machine_cpu_ms")
     results = []
     for row in json.loads(path.read_text())["serving"]:
         fields: dict[str, Any] = {k: Spread(v["samples"]) if k in spreads else v for k, v in row.items()}

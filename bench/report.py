@@ -65,6 +65,7 @@ def serving_table(results: list[LoadResult]) -> str:
             r.p50_ms.fmt(1),
             r.p99_ms.fmt(1),
             r.cpu_ms.fmt(2),
+            r.machine_cpu_ms.fmt(2),
             f"{r.errors}/{r.requests}",
             f"{r.loadavg:.1f}",
         )
@@ -79,6 +80,7 @@ def serving_table(results: list[LoadResult]) -> str:
         "p50 ms",
         "p99 ms",
         "CPU ms/request",
+        "machine CPU ms/request",
         "errors/requests",
         "load",
     )
@@ -86,33 +88,50 @@ def serving_table(results: list[LoadResult]) -> str:
 
 
 def serving_verdict(results: list[LoadResult]) -> list[str]:
-    """Shipped default against the old config on authorize, per database and concurrency."""
+    """Shipped default against the old config on authorize, per database and concurrency, and how far
+    the shipped worker model could go at all (its floor: the same settings serving an app that does no
+    work)."""
     lines = []
     for r in results:
         if r.endpoint != "authorize" or not r.config.startswith("shipped ("):
             continue
-        old = next(
-            (
-                o
-                for o in results
-                if o.config.startswith("old")
-                and (o.database, o.endpoint, o.concurrency) == (r.database, r.endpoint, r.concurrency)
-            ),
-            None,
-        )
+        old = same_cell(results, r, "old")
         if old is None:
             continue
         ratio = r.rps.median / old.rps.median
         met = ratio >= RPS_TARGET and r.p99_ms.median < old.p99_ms.median
         cpu_met = r.cpu_ms.median <= CPU_MS_TARGET
-        lines.append(
+        line = (
             f"{r.database} authorize c={r.concurrency}: shipped {r.rps.median:.0f} rps / old "
             f"{old.rps.median:.0f} rps = {ratio:.2f}x (target >= {RPS_TARGET}x); "
             f"p99 {r.p99_ms.median:.1f} vs {old.p99_ms.median:.1f} ms: {'MET' if met else 'NOT MET'}; "
             f"CPU {r.cpu_ms.median:.2f} vs {old.cpu_ms.median:.2f} ms/request "
             f"(target <= {CPU_MS_TARGET}): {'MET' if cpu_met else 'NOT MET'}"
         )
+        worker_class = r.config.removeprefix("shipped (").rstrip(")")
+        for kind, what in (("floor", "an app that does nothing"), ("floor+flask", "an empty Flask view")):
+            floor = same_cell(results, r, f"{kind}: {worker_class}, shipped")
+            if floor is not None:
+                line += (
+                    f"; the shipped worker model serving {what} {floor.rps.median:.0f} rps "
+                    f"= {floor.rps.median / old.rps.median:.2f}x old"
+                )
+        lines.append(line)
     return lines
+
+
+def same_cell(results: list[LoadResult], cell: LoadResult, config_prefix: str) -> LoadResult | None:
+    """The result of the configuration named `config_prefix...` for the same database, endpoint and
+    concurrency as `cell`."""
+    return next(
+        (
+            o
+            for o in results
+            if o.config.startswith(config_prefix)
+            and (o.database, o.endpoint, o.concurrency) == (cell.database, cell.endpoint, cell.concurrency)
+        ),
+        None,
+    )
 
 
 def server_table(results: list[ServerResult]) -> str:

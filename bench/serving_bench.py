@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cgroup import ContainerCgroup
+from bench.cgroup import ContainerCgroup, machine_busy_seconds
 from bench.common import BENCH_DIR, BenchError, Cleanup, Spread, label_args, run, wait_for_status
 
 OLD_CONF = BENCH_DIR / "seed-style" / "docker" / "gunicorn.conf"
@@ -34,6 +34,8 @@ ENDPOINTS = {
     "authorize": ("POST", "/api/v1/authorize"),
 }
 WORKER_CLASSES = ("sync", "gthread", "gevent")
+SERVICE_APP = "service:create_app()"
+FLOOR_APP = VARIANTS_DIR / "floor_app.py"
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,10 @@ class GunicornConfig:
     env: dict[str, str] = field(default_factory=dict)
     # A config file mounted at /bench/<its name> and used instead of /app/gunicorn.conf.py.
     conf_file: Path | None = None
-    # The old config names no app (the old command line did): pass it after the options.
-    app_on_command_line: bool = False
+    # The app on the command line, after the options: the old config names none (the old command line did).
+    app: str = ""
+    # More files mounted at /bench/<their name>, which is then on the workers' import path.
+    extra_files: tuple[Path, ...] = ()
     endpoints: tuple[str, ...] = tuple(ENDPOINTS)
 
 
@@ -73,6 +77,9 @@ class LoadResult:
     loadavg: float  # mean 1-minute load average at the start of the cell's runs: how busy the machine was
     # The container's CPU (cgroup counter) per request: steady on a loaded machine, unlike rps.
     cpu_ms: Spread = field(default_factory=lambda: Spread([0.0]))
+    # The whole machine's busy CPU per request (container, wrk, PostgreSQL, kernel): on a quiet machine,
+    # cores / this is the most requests per second the configuration can reach here.
+    machine_cpu_ms: Spread = field(default_factory=lambda: Spread([0.0]))
 
 
 @dataclass
@@ -174,10 +181,14 @@ def start_server(
     if config.conf_file is not None:
         conf = f"/bench/{config.conf_file.name}"
         cmd += ["-v", f"{config.conf_file}:{conf}:ro"]
+    for extra in config.extra_files:
+        cmd += ["-v", f"{extra}:/bench/{extra.name}:ro"]
     cmd += [*docker_env({**env, **db.env, **config.env}), image]
     cmd += ["gunicorn", "--config", conf, "--bind", f"127.0.0.1:{port}"]
-    if config.app_on_command_line:
-        cmd.append("service:create_app()")
+    if config.extra_files:
+        cmd += ["--pythonpath", "/bench"]
+    if config.app:
+        cmd.append(config.app)
     run(cmd)
     cleanup.containers.append(name)
     try:
@@ -232,6 +243,7 @@ def summarize(
     samples: list[dict[str, int]],
     load: float,
     cpu_seconds: list[float],
+    machine_seconds: list[float],
 ) -> LoadResult:
     """One table row from the wrk runs of one cell."""
     rps = [s["requests"] / (s["duration_us"] / 1e6) for s in samples]
@@ -247,15 +259,18 @@ def summarize(
         errors=errors,
         requests=sum(s["requests"] for s in samples),
         loadavg=load,
-        cpu_ms=Spread(
-            [cpu * 1000 / max(s["requests"], 1) for cpu, s in zip(cpu_seconds, samples, strict=True)]
-        ),
+        cpu_ms=per_request_ms(cpu_seconds, samples),
+        machine_cpu_ms=per_request_ms(machine_seconds, samples),
     )
 
 
+def per_request_ms(seconds: list[float], samples: list[dict[str, int]]) -> Spread:
+    return Spread([cpu * 1000 / max(s["requests"], 1) for cpu, s in zip(seconds, samples, strict=True)])
+
+
 def configs_to_compare(default_class: str, all_configs: bool) -> list[GunicornConfig]:
-    """Shipped defaults, the old config, the shipped settings with each other worker class, and two
-    diagnostics (authorize only) that tell what the shipped access logging costs."""
+    """Shipped defaults, the old config, the shipped settings with each other worker class, two
+    diagnostics (authorize only) that tell what the shipped access logging costs, and the floors."""
     stdout_only = GunicornConfig(
         "diag: access log stdout only",
         conf_file=VARIANTS_DIR / "access_log_stdout_only.py",
@@ -263,10 +278,20 @@ def configs_to_compare(default_class: str, all_configs: bool) -> list[GunicornCo
     )
     configs = [
         GunicornConfig(f"shipped ({default_class})"),
-        GunicornConfig("old (seed)", conf_file=OLD_CONF, app_on_command_line=True),
+        GunicornConfig("old (seed)", conf_file=OLD_CONF, app=SERVICE_APP),
+    ]
+    # The floors: a worker model serving an app that does no work (floor_app.py), plain WSGI or an
+    # empty Flask view. No app on that worker model, or no Flask app, can serve more per second here.
+    floors = [
+        floor(f"floor: {default_class}, shipped settings", "app", VARIANTS_DIR / "floor_shipped.py"),
+        floor(
+            f"floor+flask: {default_class}, shipped settings", "flask_app", VARIANTS_DIR / "floor_shipped.py"
+        ),
+        floor("floor: gevent, seed settings", "app", OLD_CONF),
+        floor("floor+flask: gevent, seed settings", "flask_app", OLD_CONF),
     ]
     if not all_configs:
-        return [*configs, stdout_only]
+        return [*configs, stdout_only, *floors]
     for worker_class in WORKER_CLASSES:
         if worker_class != default_class:
             configs.append(
@@ -281,7 +306,25 @@ def configs_to_compare(default_class: str, all_configs: bool) -> list[GunicornCo
         env={"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "1"},
         endpoints=("authorize",),
     )
-    return [*configs, threads, stdout_only, no_log]
+    floor_one_thread = floor(
+        "floor: gthread x1 thread, shipped settings",
+        "app",
+        VARIANTS_DIR / "floor_shipped.py",
+        env={"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "1"},
+    )
+    return [*configs, threads, stdout_only, no_log, *floors, floor_one_thread]
+
+
+def floor(name: str, app: str, conf_file: Path, env: dict[str, str] | None = None) -> GunicornConfig:
+    """A configuration serving an app of floor_app.py (authorize only: every path answers alike)."""
+    return GunicornConfig(
+        name,
+        env=env or {},
+        conf_file=conf_file,
+        app=f"floor_app:{app}",
+        extra_files=(FLOOR_APP,),
+        endpoints=("authorize",),
+    )
 
 
 def bench_serving(
@@ -310,6 +353,7 @@ def bench_serving(
         samples: dict[tuple[str, str, int], list[dict[str, int]]] = {}
         loads: dict[tuple[str, str, int], list[float]] = {}
         cpu: dict[tuple[str, str, int], list[float]] = {}
+        machine: dict[tuple[str, str, int], list[float]] = {}
         # config -> (start s, RSS idle MB, RSS after load MB, Pss idle MB, Pss after load MB, load) per round
         memory: dict[str, list[tuple[float, float, float, float, float, float]]] = {}
         for round_index in range(plan.runs):
@@ -328,11 +372,12 @@ def bench_serving(
                     for concurrency in plan.concurrencies:
                         key = (config.name, endpoint, concurrency)
                         loads.setdefault(key, []).append(os.getloadavg()[0])
-                        cpu_before = cgroup.cpu_seconds()
+                        cpu_before, machine_before = cgroup.cpu_seconds(), machine_busy_seconds()
                         samples.setdefault(key, []).append(
                             wrk(port, endpoint, db.token, concurrency, plan.duration_s)
                         )
                         cpu.setdefault(key, []).append(cgroup.cpu_seconds() - cpu_before)
+                        machine.setdefault(key, []).append(machine_busy_seconds() - machine_before)
                 memory.setdefault(config.name, []).append(
                     (start_s, rss_idle, cgroup.rss_mb(), pss_idle, cgroup.pss_mb(), start_load)
                 )
@@ -341,14 +386,14 @@ def bench_serving(
         for (config_name, endpoint, concurrency), runs in samples.items():
             config = next(c for c in configs if c.name == config_name)
             load = statistics.mean(loads[config_name, endpoint, concurrency])
-            result = summarize(
-                db, config, endpoint, concurrency, runs, load, cpu[config_name, endpoint, concurrency]
-            )
+            key = (config_name, endpoint, concurrency)
+            result = summarize(db, config, endpoint, concurrency, runs, load, cpu[key], machine[key])
             results.append(result)
             print(
                 f"  {db.name:10} {config.name:18} {endpoint:9} c={concurrency:<4} "
                 f"{result.rps.fmt(0):>18} rps  p99 {result.p99_ms.fmt(1):>18} ms  "
-                f"CPU {result.cpu_ms.fmt(2)} ms/request  errors {result.errors}"
+                f"CPU {result.cpu_ms.fmt(2)} ms/request (machine {result.machine_cpu_ms.fmt(2)})  "
+                f"errors {result.errors}"
             )
         for config_name, rounds in memory.items():
             start, idle, loaded, idle_pss, loaded_pss = (Spread([r[i] for r in rounds]) for i in range(5))
