@@ -66,9 +66,12 @@ def plot_serving(results: list[LoadResult], out_dir: Path) -> list[Path]:
         for ax in axes[0]:
             for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
                 handles.setdefault(label, handle)
-        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=4, fontsize=8)
+        # Two legend columns per plot column, so the legend is never wider than the figure.
+        columns = 2 * len(endpoints)
+        legend_rows = -(-len(handles) // columns)
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=columns, fontsize=8)
         fig.suptitle(f"gunicorn configurations on the shipped image, {database}")
-        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        fig.tight_layout(rect=(0, 0.01 + 0.022 * legend_rows, 1, 1))
         path = out_dir / f"bench-serving-{database}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
