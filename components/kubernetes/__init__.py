@@ -56,7 +56,7 @@ def deploy(settings: Settings, image_ref: pulumi.Output[str]) -> None:
             settings=cluster,
             image_ref=image_ref,
             env=env,
-            service_env=app_env.service_only,
+            service_env={**app_env.service_only, **cluster.trusted_proxy_env()},
             labels=labels,
             run_after=[migration.job],
         ),

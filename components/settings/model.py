@@ -93,6 +93,16 @@ class KubernetesSettings:
     termination_grace_seconds: int
     network_policy: NetworkPolicySettings | None  # None: `networkPolicy` off
     ingress: IngressSettings | None  # None: `ingress` off
+    # `trustedProxies`: the networks whose forwarding headers the serving pods believe; () for none.
+    trusted_proxies: tuple[str, ...]
+
+    def trusted_proxy_env(self) -> dict[str, str]:
+        """The serving pods' TRUSTED_PROXIES (the service: X-Forwarded-For, X-Request-ID) and
+        FORWARDED_ALLOW_IPS (gunicorn: X-Forwarded-Proto), both the same networks; {} when unset."""
+        if not self.trusted_proxies:
+            return {}
+        networks = ",".join(self.trusted_proxies)
+        return {"TRUSTED_PROXIES": networks, "FORWARDED_ALLOW_IPS": networks}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,6 +31,7 @@ from components.settings.rules import (
     memory_bytes,
     name_list,
     one_of,
+    proxy_cidrs,
 )
 
 
@@ -138,6 +139,7 @@ def kubernetes_settings(
         termination_grace_seconds=grace,
         network_policy=_network_policy(problems, raw, target, service_type, database_url),
         ingress=_ingress(problems, raw),
+        trusted_proxies=proxy_cidrs(problems, "trustedProxies", raw("trustedProxies")),
     )
 
 

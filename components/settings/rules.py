@@ -115,6 +115,24 @@ def cidr_list(problems: list[str], key: str, raw: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+# The widest network trustedProxies may name: wider, and clients on the internet could be "proxies" that
+# choose the address their login failures are counted against.
+MIN_PROXY_PREFIX = {4: 8, 6: 32}
+
+
+def proxy_cidrs(problems: list[str], key: str, raw: str) -> tuple[str, ...]:
+    """Like cidr_list, but no network wider than MIN_PROXY_PREFIX: the proxies in front of the pods."""
+    networks = cidr_list(problems, key, raw)
+    for network in map(ipaddress.ip_network, networks):
+        if network.prefixlen < MIN_PROXY_PREFIX[network.version]:
+            problems.append(
+                f"{key} = {raw!r} is not allowed: {str(network)!r} is wider than "
+                f"/{MIN_PROXY_PREFIX[network.version]}; name the proxies' own range (e.g. the cluster's "
+                "pod CIDR, 10.244.0.0/16): every address in it may set the client address the pods believe"
+            )
+    return networks
+
+
 def cpu_millis(raw: str) -> Decimal | None:
     match = _CPU.match(raw)
     if not match:
