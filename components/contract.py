@@ -19,6 +19,10 @@ LOG_MOUNT = "/app/logs"  # LOG_DIR: access.log and app.log
 DATA_MOUNT = "/app/data"  # DATA_DIR: the embedded SQLite database
 HEALTHCHECK = ("python", "/app/healthcheck.py")  # the image's HEALTHCHECK command
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")  # LOG_LEVEL values
+# The proxies in front of the serving containers, both set to the same networks: gunicorn believes
+# their X-Forwarded-Proto, the service their X-Forwarded-For last hop and X-Request-ID (docs/contract.md).
+# In this order: the docker target hashes its env into the app container's name.
+PROXY_TRUST_VARIABLES = ("FORWARDED_ALLOW_IPS", "TRUSTED_PROXIES")
 
 # Secrets: files in this directory, one per secret variable, named after it in lowercase
 # (SECRET_KEY -> /run/secrets/secret_key); the service reads VAR_FILE=<path> (docs/contract.md).

@@ -17,6 +17,7 @@ from components.contract import (
     DATA_MOUNT,
     HEALTHCHECK,
     LOG_MOUNT,
+    PROXY_TRUST_VARIABLES,
     SERVICE_PORT,
 )
 from components.docker.runtime import ContainerRefs
@@ -104,7 +105,7 @@ class DockerApi(pulumi.ComponentResource):
         else:
             # Believe X-Forwarded-For/-Proto only from the private network, where the front is the
             # only other member: gunicorn for the scheme, the service for the client address.
-            for variable in ("FORWARDED_ALLOW_IPS", "TRUSTED_PROXIES"):
+            for variable in PROXY_TRUST_VARIABLES:
                 envs.append(pulumi.Output.concat(f"{variable}=", args.refs.network_subnet))
             name_of_container = unique_name(settings, args, envs)
         container = docker.Container(

@@ -7,7 +7,7 @@ from typing import Literal
 
 import pulumi
 
-from components.contract import PROJECT, secret_file_path
+from components.contract import PROJECT, PROXY_TRUST_VARIABLES, secret_file_path
 
 Target = Literal["docker", "kubernetes"]
 FrontProxy = Literal["nginx", "none"]
@@ -97,12 +97,10 @@ class KubernetesSettings:
     trusted_proxies: tuple[str, ...]
 
     def trusted_proxy_env(self) -> dict[str, str]:
-        """The serving pods' TRUSTED_PROXIES (the service: X-Forwarded-For, X-Request-ID) and
-        FORWARDED_ALLOW_IPS (gunicorn: X-Forwarded-Proto), both the same networks; {} when unset."""
+        """The serving pods' PROXY_TRUST_VARIABLES, all set to these networks; {} when unset."""
         if not self.trusted_proxies:
             return {}
-        networks = ",".join(self.trusted_proxies)
-        return {"TRUSTED_PROXIES": networks, "FORWARDED_ALLOW_IPS": networks}
+        return dict.fromkeys(PROXY_TRUST_VARIABLES, ",".join(self.trusted_proxies))
 
 
 @dataclass(frozen=True, kw_only=True)
