@@ -16,6 +16,7 @@ from components.settings import SettingsError, parse_settings
 from tests.support.pulumi_mocks import ProgramRun, is_unknown, plain, run_failing_program, run_program
 from tests.support.resource_types import API_CONTAINER, DEPLOYMENT, DOCKER_PROVIDER, IMAGE, JOB
 from tests.support.stack_config import TEST_SECRET_KEY
+from tests.support.workloads import main_container
 
 DIGEST = "sha256:" + "5e" * 32
 LOCAL_ID = DIGEST  # what the docker target exports as imageDigest
@@ -24,8 +25,7 @@ GOOD_DATABASE_URL = "postgresql+psycopg://model:pw@db:5432/model"
 
 
 def main_image(run: ProgramRun, type_: str) -> str:
-    [container] = run.one(type_).input("spec")["template"]["spec"]["containers"]
-    return str(container["image"])
+    return str(main_container(run.one(type_))["image"])
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +118,7 @@ def test_pinned_prod_stack_migrates_in_a_job_named_after_the_pinned_digest_befor
     pinned_prod_stack: ProgramRun,
 ) -> None:
     job = pinned_prod_stack.one(JOB)
-    [container] = job.input("spec")["template"]["spec"]["containers"]
-    assert container["command"] == list(MIGRATION_COMMAND)
+    assert main_container(job)["command"] == list(MIGRATION_COMMAND)
     name = plain(pinned_prod_stack.named("migration-job").outputs["metadata"])["name"]
     assert name == f"microservice-model-migrate-{'5e' * 6}"
     assert pinned_prod_stack.export("migrationJobName") == name

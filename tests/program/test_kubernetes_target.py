@@ -48,6 +48,7 @@ from tests.support.resource_types import (
     SERVICE,
 )
 from tests.support.stack_config import TEST_SECRET_KEY
+from tests.support.workloads import main_container
 
 KUBERNETES_VERSION = "1.34.0"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
@@ -59,11 +60,6 @@ def image_ref(run: ProgramRun) -> str:
 
 def pod_spec(resource: Registration) -> dict[str, Any]:
     return resource.input("spec")["template"]["spec"]
-
-
-def main_container(resource: Registration) -> dict[str, Any]:
-    [container] = pod_spec(resource)["containers"]
-    return container
 
 
 def output_name(run: ProgramRun, name: str) -> str:

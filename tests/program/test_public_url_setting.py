@@ -4,17 +4,16 @@ https://<ingressHost> behind an Ingress with TLS on kubernetes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from service.config import ConfigError
 from service.config import public_url as service_public_url
 
 from components.settings import SettingsError, parse_settings
 from components.settings.rules import public_url as program_public_url
-from tests.support.pulumi_mocks import ProgramRun, Registration, run_failing_program, run_program
+from tests.support.pulumi_mocks import ProgramRun, run_failing_program, run_program
 from tests.support.rendering import INGRESS_EXAMPLE
 from tests.support.resource_types import API_CONTAINER, CONFIG_MAP, DEPLOYMENT, JOB
+from tests.support.workloads import container_env
 
 ALLOWED = "an http(s) URL with a host and no path, query, user or fragment, e.g. https://auth.example.com"
 
@@ -60,11 +59,6 @@ def program_verdict(value: str) -> str | None:
     problems: list[str] = []
     origin = program_public_url(problems, "publicUrl", value)
     return None if problems else origin
-
-
-def container_env(resource: Registration) -> dict[str, Any]:
-    [container] = resource.input("spec")["template"]["spec"]["containers"]
-    return {env["name"]: env.get("value") for env in container.get("env") or []}
 
 
 def docker_env(run: ProgramRun) -> list[str]:

@@ -7,7 +7,6 @@ client's failed logins lock the per-address throttle for everyone."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 import pytest
 from gunicorn.config import validate_string_to_addr_list
@@ -15,8 +14,9 @@ from service.config import ConfigError
 from service.config import trusted_proxies as service_trusted_proxies
 
 from components.settings import SettingsError, parse_settings
-from tests.support.pulumi_mocks import ProgramRun, Registration, run_failing_program, run_program
+from tests.support.pulumi_mocks import ProgramRun, run_failing_program, run_program
 from tests.support.resource_types import API_CONTAINER, CONFIG_MAP, DEPLOYMENT, JOB
+from tests.support.workloads import container_env
 
 PROXY_VARIABLES = ("TRUSTED_PROXIES", "FORWARDED_ALLOW_IPS")
 ALLOWED = "expected comma-separated CIDRs, e.g. 10.20.0.0/16,192.0.2.10/32"
@@ -35,11 +35,6 @@ GOOD = {
 NOT_NETWORKS = ["ingress-nginx", "10.244.0.0/33", "10.244.0.256", "10.244.0.0/16;10.0.0.0/8", "fd00::/129"]
 # Accepted by the service, refused here: every client on the internet could choose its own address.
 TOO_WIDE = {"0.0.0.0/0": 8, "4.0.0.0/6": 8, "::/0": 32, "2001::/16": 32}
-
-
-def container_env(resource: Registration) -> dict[str, Any]:
-    [container] = resource.input("spec")["template"]["spec"]["containers"]
-    return {env["name"]: env.get("value") for env in container.get("env") or []}
 
 
 def docker_env(run: ProgramRun) -> dict[str, str]:
