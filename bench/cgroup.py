@@ -2,7 +2,8 @@
 
 CPU per request comes from here: the cgroup counts every process of the container (master, workers,
 their threads) and only them, so the figure stays steady on a machine others are loading, where
-requests per second do not.
+requests per second do not. Beside it, machine_busy_seconds: the whole machine's busy CPU, whose
+share per request bounds what the cores can serve at all.
 """
 
 from __future__ import annotations
